@@ -1,0 +1,369 @@
+// Package detect is LeakGuard's detection engine. It finds credentials in
+// byte buffers: one Aho-Corasick pass finds rule keywords, each rule's
+// pattern runs only in windows around its keyword hits, candidates pass
+// validators and false-positive filters, and encoded text (base64,
+// percent-encoding, string escapes) is decoded and scanned again.
+//
+// The engine does no I/O and keeps no state between calls: an Engine is
+// safe for concurrent use.
+package detect
+
+import (
+	"bytes"
+	"fmt"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/leakguard/leakguard/internal/rules"
+)
+
+// AllowMarker on a line suppresses findings on that line.
+const AllowMarker = "leakguard:allow"
+
+// Match is one candidate that passed every check.
+type Match struct {
+	RuleID     string
+	Secret     string
+	Identifier string // the paired value's partner (an AWS key ID), if any
+	Confidence rules.Confidence
+	// Start and End are byte offsets in the scanned buffer. For a secret
+	// found in decoded text they span the encoded text.
+	Start, End int
+	// Decoded is the decoding path, outermost first ("base64", "percent",
+	// "escape"); empty for a secret found as is.
+	Decoded []string
+	Attrs   map[string]string
+}
+
+func (m *Match) setAttr(k, v string) {
+	if m.Attrs == nil {
+		m.Attrs = make(map[string]string, 2)
+	}
+	m.Attrs[k] = v
+}
+
+type compiled struct {
+	rules.Rule
+	re       *regexp.Regexp
+	group    int
+	allow    []*regexp.Regexp
+	validate validator
+	pair     *compiledPair
+}
+
+type compiledPair struct {
+	re      *regexp.Regexp
+	group   int
+	entropy float64
+	within  int
+}
+
+// Options tune an Engine.
+type Options struct {
+	// MaxDecodeDepth bounds nested decoding (base64 inside base64); 0
+	// disables decoding.
+	MaxDecodeDepth int
+	// Stopwords: a secret containing one of these (case-insensitively) is
+	// not reported.
+	Stopwords []string
+	// AllowRegexes: a secret matching one of these is not reported.
+	AllowRegexes []*regexp.Regexp
+}
+
+// DefaultOptions are the options used by the CLI unless configured.
+func DefaultOptions() Options { return Options{MaxDecodeDepth: 2} }
+
+// Engine runs a compiled rule set. Create it with New.
+type Engine struct {
+	rules   []*compiled
+	kw      *keywordMatcher
+	kwRules [][]int // keyword index -> rule indices
+	opts    Options
+	maxWin  int
+}
+
+// New compiles rules into an Engine.
+func New(rs []rules.Rule, opts Options) (*Engine, error) {
+	e := &Engine{opts: opts}
+	kwIndex := map[string]int{}
+	var keywords []string
+	for i := range rs {
+		r := rs[i]
+		if err := r.Check(); err != nil {
+			return nil, err
+		}
+		c := &compiled{Rule: r, re: regexp.MustCompile(r.Regex)}
+		c.group = r.SecretGroup
+		if c.group == 0 && c.re.NumSubexp() > 0 {
+			c.group = 1
+		}
+		for _, a := range r.Allow {
+			c.allow = append(c.allow, regexp.MustCompile(a))
+		}
+		v, err := lookupValidator(r.Validator)
+		if err != nil {
+			return nil, fmt.Errorf("rule %s: %w", r.ID, err)
+		}
+		c.validate = v
+		if p := r.Pair; p != nil {
+			cp := &compiledPair{re: regexp.MustCompile(p.Regex), group: p.SecretGroup, entropy: p.Entropy, within: p.Within}
+			if cp.group == 0 && cp.re.NumSubexp() > 0 {
+				cp.group = 1
+			}
+			c.pair = cp
+		}
+		if r.Window > e.maxWin {
+			e.maxWin = r.Window
+		}
+		ri := len(e.rules)
+		e.rules = append(e.rules, c)
+		for _, k := range r.Keywords {
+			k = strings.ToLower(k)
+			ki, ok := kwIndex[k]
+			if !ok {
+				ki = len(keywords)
+				kwIndex[k] = ki
+				keywords = append(keywords, k)
+				e.kwRules = append(e.kwRules, nil)
+			}
+			if !slices.Contains(e.kwRules[ki], ri) {
+				e.kwRules[ki] = append(e.kwRules[ki], ri)
+			}
+		}
+	}
+	e.kw = newKeywordMatcher(keywords)
+	return e, nil
+}
+
+// Rules returns the rules the engine runs, in order.
+func (e *Engine) Rules() []rules.Rule {
+	out := make([]rules.Rule, len(e.rules))
+	for i, c := range e.rules {
+		out[i] = c.Rule
+	}
+	return out
+}
+
+// Overlap is how many bytes a caller that scans a stream in chunks must
+// repeat between consecutive chunks so that no match is cut in two.
+func (e *Engine) Overlap() int { return 2*e.maxWin + 1024 }
+
+// Target describes what is being scanned.
+type Target struct {
+	// Path, when known, turns off the generic tier in lock files.
+	Path string
+	// Partial marks a chunk that does not start at the beginning of its
+	// input: the window logic then never treats offset 0 as a token start.
+	Partial bool
+}
+
+// lockFiles hold dependency hashes, never passwords: the generic tier
+// does not run there (provider rules still do).
+var lockFiles = map[string]bool{
+	"package-lock.json": true, "npm-shrinkwrap.json": true, "yarn.lock": true, "pnpm-lock.yaml": true,
+	"go.sum": true, "Cargo.lock": true, "Gemfile.lock": true, "poetry.lock": true, "Pipfile.lock": true,
+	"composer.lock": true, "packages.lock.json": true, "pubspec.lock": true, "mix.lock": true,
+	"flake.lock": true, "uv.lock": true, "bun.lock": true, "gradle.lockfile": true, "Podfile.lock": true,
+}
+
+type window struct {
+	rule   int
+	lo, hi int
+}
+
+// Scan returns the matches in buf, ordered by Start.
+func (e *Engine) Scan(buf []byte, t Target) []Match {
+	skipGeneric := t.Path != "" && lockFiles[path.Base(t.Path)]
+	ms := e.scan(buf, skipGeneric, t.Partial, 0, nil)
+	slices.SortStableFunc(ms, func(a, b Match) int { return a.Start - b.Start })
+	return ms
+}
+
+// scan finds matches in buf; depth counts decoding levels; minStart drops
+// matches that begin before it (the context prefix of decoded text).
+func (e *Engine) scan(buf []byte, skipGeneric, partial bool, depth int, ctx *decodeCtx) []Match {
+	var wins []window
+	e.kw.scan(buf, func(kw, end int) {
+		start := end - len(e.kw.keywords[kw])
+		for _, ri := range e.kwRules[kw] {
+			r := e.rules[ri]
+			if skipGeneric && r.Generic {
+				continue
+			}
+			lo, hi := windowAround(buf, start, end, r.Window, partial)
+			wins = append(wins, window{ri, lo, hi})
+		}
+	})
+	var out []Match
+	if len(wins) > 0 {
+		slices.SortStableFunc(wins, func(a, b window) int { return a.rule - b.rule })
+		for i := 0; i < len(wins); {
+			// Merge overlapping windows of one rule, then run its pattern.
+			w := wins[i]
+			j := i + 1
+			for j < len(wins) && wins[j].rule == w.rule && wins[j].lo <= w.hi {
+				w.hi = max(w.hi, wins[j].hi)
+				j++
+			}
+			out = e.runRule(out, buf, w, ctx)
+			i = j
+		}
+	}
+	if depth < e.opts.MaxDecodeDepth {
+		out = e.scanDecoded(out, buf, skipGeneric, depth)
+	}
+	return out
+}
+
+// tokenByte reports bytes that may continue a token; a window never starts
+// or ends between two of them, so no pattern sees half a token.
+func tokenByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		c == '_' || c == '-' || c == '+' || c == '/' || c == '=' || c == '.'
+}
+
+const lineSlack = 256
+
+// windowAround returns the span a pattern may search for a keyword hit at
+// [start,end): back to the start of the line (at most w bytes), forward w
+// bytes and on to the end of that line (at most lineSlack more).
+func windowAround(buf []byte, start, end, w int, partial bool) (int, int) {
+	lo := max(0, start-w)
+	if i := bytes.LastIndexByte(buf[lo:start], '\n'); i >= 0 {
+		lo += i + 1
+	} else if lo > 0 || partial {
+		// Mid-line: skip forward past any token we landed inside.
+		for k := 0; lo < start && k < 128 && tokenByte(buf[lo]); k++ {
+			lo++
+		}
+	}
+	hi := min(len(buf), end+w)
+	if hi < len(buf) {
+		limit := min(len(buf), hi+lineSlack)
+		if i := bytes.IndexByte(buf[hi:limit], '\n'); i >= 0 {
+			hi += i
+		} else {
+			hi = limit
+			for k := 0; hi > end && k < 128 && hi < len(buf) && tokenByte(buf[hi]); k++ {
+				hi--
+			}
+		}
+	}
+	return lo, hi
+}
+
+func (e *Engine) runRule(out []Match, buf []byte, w window, ctx *decodeCtx) []Match {
+	r := e.rules[w.rule]
+	text := buf[w.lo:w.hi]
+	for _, loc := range r.re.FindAllSubmatchIndex(text, -1) {
+		s, en := loc[2*r.group], loc[2*r.group+1]
+		if s < 0 || s == en {
+			continue
+		}
+		m := Match{RuleID: r.ID, Secret: string(text[s:en]), Confidence: r.Confidence, Start: w.lo + s, End: w.lo + en}
+		if ctx != nil && m.Start < ctx.prefix {
+			continue // inside the context prefix: reported from the raw text
+		}
+		if r.pair != nil {
+			if !e.findPair(r, buf, &m) && r.Pair.Required {
+				continue
+			}
+		}
+		if !e.keep(r, buf, &m) {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// findPair searches around m for the rule's companion value and, when
+// found, makes it the secret with m's value as identifier.
+func (e *Engine) findPair(r *compiled, buf []byte, m *Match) bool {
+	p := r.pair
+	lo, hi := max(0, m.Start-p.within), min(len(buf), m.End+p.within)
+	best, bestDist := "", -1
+	bs, be := 0, 0
+	for _, loc := range p.re.FindAllSubmatchIndex(buf[lo:hi], -1) {
+		s, en := loc[2*p.group], loc[2*p.group+1]
+		if s < 0 || s == en {
+			continue
+		}
+		v := string(buf[lo+s : lo+en])
+		if v == m.Secret || entropy(v) < p.entropy || isPlaceholder(v) || isHex(v) {
+			continue
+		}
+		d := lo + s - m.End
+		if d < 0 {
+			d = m.Start - (lo + en)
+		}
+		if bestDist < 0 || d < bestDist {
+			best, bestDist, bs, be = v, d, lo+s, lo+en
+		}
+	}
+	if bestDist < 0 {
+		return false
+	}
+	m.Identifier, m.Secret = m.Secret, best
+	m.Start, m.End = min(m.Start, bs), max(m.End, be)
+	if m.Confidence < rules.High {
+		m.Confidence = rules.High
+	}
+	m.setAttr("paired", "true")
+	return true
+}
+
+// keep applies the filters and the validator.
+func (e *Engine) keep(r *compiled, buf []byte, m *Match) bool {
+	s := m.Secret
+	if r.Pair == nil || m.Identifier == "" {
+		if entropy(s) < r.Entropy {
+			return false
+		}
+	}
+	if isPlaceholder(s) || (m.Identifier != "" && isPlaceholder(m.Identifier)) {
+		return false
+	}
+	if r.Generic && rejectGeneric(s) {
+		return false
+	}
+	for _, a := range r.allow {
+		if a.MatchString(s) {
+			return false
+		}
+	}
+	for _, a := range e.opts.AllowRegexes {
+		if a.MatchString(s) {
+			return false
+		}
+	}
+	if len(e.opts.Stopwords) > 0 {
+		l := strings.ToLower(s)
+		for _, w := range e.opts.Stopwords {
+			if strings.Contains(l, strings.ToLower(w)) {
+				return false
+			}
+		}
+	}
+	if r.validate != nil && !r.validate(m) {
+		return false
+	}
+	return !lineAllowed(buf, m.Start)
+}
+
+// lineAllowed reports whether the line holding offset carries AllowMarker.
+func lineAllowed(buf []byte, off int) bool {
+	lo := bytes.LastIndexByte(buf[:off], '\n') + 1
+	hi := bytes.IndexByte(buf[off:], '\n')
+	if hi < 0 {
+		hi = len(buf)
+	} else {
+		hi += off
+	}
+	if hi-lo > 1<<16 {
+		lo, hi = max(lo, off-4096), min(hi, off+4096)
+	}
+	return bytes.Contains(buf[lo:hi], []byte(AllowMarker))
+}
