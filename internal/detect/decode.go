@@ -28,7 +28,7 @@ const (
 // scanDecoded finds encoded segments in buf, decodes them, scans the
 // decoded text (with the line's leading context, so keyed rules still see
 // their keyword) and appends matches mapped to the encoded span.
-func (e *Engine) scanDecoded(out []Match, buf []byte, skipGeneric bool, depth int) []Match {
+func (e *Engine) scanDecoded(out []Match, buf []byte, sc *scanCtx, depth int) []Match {
 	raw := len(out)
 	replaced := make([]bool, raw)
 	for _, seg := range findSegments(buf) {
@@ -39,7 +39,7 @@ func (e *Engine) scanDecoded(out []Match, buf []byte, skipGeneric bool, depth in
 		prefix := buf[lineStart:seg.start]
 		text := make([]byte, 0, len(prefix)+len(seg.decoded))
 		text = append(append(text, prefix...), seg.decoded...)
-		inner := e.scan(text, skipGeneric, false, depth+1, &decodeCtx{prefix: len(prefix)})
+		inner := e.scan(text, sc, false, depth+1, &decodeCtx{prefix: len(prefix)})
 	next:
 		for _, m := range inner {
 			for i, r := range out[:raw] {

@@ -51,6 +51,21 @@ type compiled struct {
 	allow    []*regexp.Regexp
 	validate validator
 	pair     *compiledPair
+	path     *regexp.Regexp   // nil: every path
+	skip     []*regexp.Regexp // paths where the rule does not run
+}
+
+// runsOn reports whether the rule applies to a path ("" when unknown).
+func (c *compiled) runsOn(p string) bool {
+	if c.path != nil && !c.path.MatchString(p) {
+		return false
+	}
+	for _, s := range c.skip {
+		if s.MatchString(p) {
+			return false
+		}
+	}
+	return true
 }
 
 type compiledPair struct {
@@ -80,6 +95,8 @@ type Engine struct {
 	rules   []*compiled
 	kw      *keywordMatcher
 	kwRules [][]int // keyword index -> rule indices
+	always  []int   // rules without keywords: they run over everything
+	paths   bool    // some rule depends on the path
 	opts    Options
 	maxWin  int
 }
@@ -114,11 +131,21 @@ func New(rs []rules.Rule, opts Options) (*Engine, error) {
 			}
 			c.pair = cp
 		}
+		if r.Path != "" {
+			c.path = regexp.MustCompile(r.Path)
+		}
+		for _, p := range r.SkipPaths {
+			c.skip = append(c.skip, regexp.MustCompile(p))
+		}
+		e.paths = e.paths || c.path != nil || len(c.skip) > 0
 		if r.Window > e.maxWin {
 			e.maxWin = r.Window
 		}
 		ri := len(e.rules)
 		e.rules = append(e.rules, c)
+		if len(r.Keywords) == 0 {
+			e.always = append(e.always, ri)
+		}
 		for _, k := range r.Keywords {
 			k = strings.ToLower(k)
 			ki, ok := kwIndex[k]
@@ -175,27 +202,37 @@ type window struct {
 
 // Scan returns the matches in buf, ordered by Start.
 func (e *Engine) Scan(buf []byte, t Target) []Match {
-	skipGeneric := t.Path != "" && lockFiles[path.Base(t.Path)]
-	ms := e.scan(buf, skipGeneric, t.Partial, 0, nil)
+	sc := scanCtx{skipGeneric: t.Path != "" && lockFiles[path.Base(t.Path)]}
+	if e.paths {
+		sc.off = make([]bool, len(e.rules))
+		for i, r := range e.rules {
+			sc.off[i] = !r.runsOn(t.Path)
+		}
+	}
+	ms := e.scan(buf, &sc, t.Partial, 0, nil)
 	slices.SortStableFunc(ms, func(a, b Match) int { return a.Start - b.Start })
 	return ms
 }
 
-// scan finds matches in buf; depth counts decoding levels; minStart drops
-// matches that begin before it (the context prefix of decoded text).
-func (e *Engine) scan(buf []byte, skipGeneric, partial bool, depth int, ctx *decodeCtx) []Match {
+// scan finds matches in buf; depth counts decoding levels; ctx, for
+// decoded text, marks the context prefix whose matches are not new.
+func (e *Engine) scan(buf []byte, sc *scanCtx, partial bool, depth int, ctx *decodeCtx) []Match {
 	var wins []window
 	e.kw.scan(buf, func(kw, end int) {
 		start := end - len(e.kw.keywords[kw])
 		for _, ri := range e.kwRules[kw] {
-			r := e.rules[ri]
-			if skipGeneric && r.Generic {
+			if sc.skip(e.rules[ri]) || sc.off != nil && sc.off[ri] {
 				continue
 			}
-			lo, hi := windowAround(buf, start, end, r.Window, partial)
+			lo, hi := windowAround(buf, start, end, e.rules[ri].Window, partial)
 			wins = append(wins, window{ri, lo, hi})
 		}
 	})
+	for _, ri := range e.always {
+		if !sc.skip(e.rules[ri]) && (sc.off == nil || !sc.off[ri]) {
+			wins = append(wins, window{ri, 0, len(buf)})
+		}
+	}
 	var out []Match
 	if len(wins) > 0 {
 		slices.SortStableFunc(wins, func(a, b window) int { return a.rule - b.rule })
@@ -212,10 +249,18 @@ func (e *Engine) scan(buf []byte, skipGeneric, partial bool, depth int, ctx *dec
 		}
 	}
 	if depth < e.opts.MaxDecodeDepth {
-		out = e.scanDecoded(out, buf, skipGeneric, depth)
+		out = e.scanDecoded(out, buf, sc, depth)
 	}
 	return out
 }
+
+// scanCtx carries per-target rule selection through nested scans.
+type scanCtx struct {
+	skipGeneric bool
+	off         []bool // rule index -> does not run on this path
+}
+
+func (sc *scanCtx) skip(r *compiled) bool { return sc.skipGeneric && r.Generic }
 
 // tokenByte reports bytes that may continue a token; a window never starts
 // or ends between two of them, so no pattern sees half a token.

@@ -86,3 +86,15 @@ func advance(b []byte, line, col int) (int, int) {
 	}
 	return line, col + utf8.RuneCount(b)
 }
+
+// ScanBuffer scans buf whole and calls emit for every match with its
+// position, in order. Use it for inputs that fit in memory; ScanStream
+// for the rest.
+func (e *Engine) ScanBuffer(buf []byte, t Target, emit func(Match, Position)) {
+	line, col, pos := 1, 1, 0
+	for _, m := range e.Scan(buf, t) {
+		line, col = advance(buf[pos:m.Start], line, col)
+		pos = m.Start
+		emit(m, Position{Line: line, Column: col, Offset: int64(m.Start)})
+	}
+}

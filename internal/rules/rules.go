@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -72,8 +73,9 @@ type Rule struct {
 	// Provider groups rules of one service ("aws", "github").
 	Provider string `toml:"provider"`
 	// Keywords are matched case-insensitively; the pattern only runs in a
-	// window around a keyword hit. A rule without keywords runs nowhere
-	// unless Everywhere is set.
+	// window around a keyword hit.
+	// Keywords are what makes scanning fast: a rule without any runs over
+	// every byte of the input (allowed for imported gitleaks rules).
 	Keywords []string `toml:"keywords"`
 	// Regex is an RE2 pattern.
 	Regex string `toml:"regex"`
@@ -99,6 +101,10 @@ type Rule struct {
 	Hint string `toml:"hint"`
 	// Allow lists regexes; a secret matching any of them is not reported.
 	Allow []string `toml:"allow"`
+	// Path, if set, is a regex: the rule only runs on matching paths.
+	Path string `toml:"path"`
+	// SkipPaths are regexes of paths where the rule does not run.
+	SkipPaths []string `toml:"skip_paths"`
 	// Examples must each yield a finding of this rule; CounterExamples
 	// must not. Both are used by the tests.
 	Examples        []string `toml:"examples"`
@@ -163,9 +169,16 @@ func Parse(doc string) ([]Rule, error) {
 		return nil, fmt.Errorf("parse rules: unknown key %q", und[0].String())
 	}
 	for i := range f.Rules {
-		f.Rules[i].normalize()
+		f.Rules[i] = Normalized(f.Rules[i])
 	}
 	return f.Rules, nil
+}
+
+// Normalized returns r with defaults filled in and keywords lower-cased.
+func Normalized(r Rule) Rule {
+	r.Keywords = slices.Clone(r.Keywords)
+	r.normalize()
+	return r
 }
 
 func (r *Rule) normalize() {
@@ -217,9 +230,6 @@ func (r *Rule) Check() error {
 	if r.SecretGroup < 0 || r.SecretGroup > re.NumSubexp() {
 		return fmt.Errorf("rule %s: secret_group %d but the pattern has %d groups", r.ID, r.SecretGroup, re.NumSubexp())
 	}
-	if len(r.Keywords) == 0 {
-		return fmt.Errorf("rule %s: no keywords: the engine only runs patterns near a keyword", r.ID)
-	}
 	for _, k := range r.Keywords {
 		if len(k) < 2 {
 			return fmt.Errorf("rule %s: keyword %q is shorter than 2 bytes", r.ID, k)
@@ -231,9 +241,9 @@ func (r *Rule) Check() error {
 	if r.Window < 0 || r.Window > 1<<20 {
 		return fmt.Errorf("rule %s: window %d out of range", r.ID, r.Window)
 	}
-	for _, a := range r.Allow {
+	for _, a := range append(append(slices.Clone(r.Allow), r.SkipPaths...), r.Path) {
 		if _, err := regexp.Compile(a); err != nil {
-			return fmt.Errorf("rule %s: allow: %w", r.ID, err)
+			return fmt.Errorf("rule %s: %w", r.ID, err)
 		}
 	}
 	if p := r.Pair; p != nil {
