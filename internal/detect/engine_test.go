@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"math/rand"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -264,4 +268,65 @@ func FuzzDecodeSegments(f *testing.F) {
 			}
 		}
 	})
+}
+
+// repeatReader yields n bytes of a repeated pattern, then tail.
+type repeatReader struct {
+	pattern []byte
+	n       int64
+	tail    []byte
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	if r.n <= 0 {
+		if len(r.tail) == 0 {
+			return 0, io.EOF
+		}
+		k := copy(p, r.tail)
+		r.tail = r.tail[k:]
+		return k, nil
+	}
+	k := 0
+	for k < len(p) && r.n > 0 {
+		c := copy(p[k:min(len(p), k+int(min(r.n, int64(len(r.pattern)))))], r.pattern)
+		k += c
+		r.n -= int64(c)
+	}
+	return k, nil
+}
+
+// TestHugeLineBoundedMemory streams a single 200 MB line with a secret at
+// its end: the secret is found at the right column and the scan allocates
+// a small fraction of the input.
+func TestHugeLineBoundedMemory(t *testing.T) {
+	e := testEngine(t)
+	tok := ghToken(rand.New(rand.NewSource(9)))
+	const size = 200 << 20
+	in := &repeatReader{pattern: []byte("v=1;"), n: size, tail: []byte(" " + tok)}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var got []Position
+	if err := e.ScanStream(in, Target{}, func(m Match, p Position) { got = append(got, p) }); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if len(got) != 1 || got[0].Line != 1 || got[0].Column != size+2 {
+		t.Fatalf("got %+v, want one match at 1:%d", got, size+2)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
+		t.Fatalf("allocated %d MiB scanning a 200 MiB line: memory is not bounded", alloc>>20)
+	}
+}
+
+func BenchmarkScanSource(b *testing.B) {
+	e := testEngine(b)
+	src, err := os.ReadFile(filepath.Join(runtime.GOROOT(), "src", "net", "http", "server.go"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(src)))
+	for b.Loop() {
+		e.Scan(src, Target{})
+	}
 }
