@@ -42,10 +42,14 @@ const mainUsage = `leakguard finds leaked credentials before attackers do.
 Usage:
   leakguard scan dir PATH...      scan files and directories
   leakguard scan stdin            scan standard input
+  leakguard scan git [REPO]       scan a repository's whole history
+  leakguard scan staged [REPO]    scan what is about to be committed
+  leakguard scan pre-receive      reject pushes that add secrets (server hook)
+  leakguard hook install          install the pre-commit (or pre-receive) hook
   leakguard rules                 list the detection rules
   leakguard version               print the version
 
-Run 'leakguard scan --help' for the scan options.
+Run 'leakguard scan --help' and 'leakguard hook --help' for options.
 
 Exit codes:
   0  nothing found
@@ -96,6 +100,8 @@ func (a *App) dispatch(ctx context.Context, args []string) error {
 		return a.scan(ctx, args[1:])
 	case "rules":
 		return a.listRules(args[1:])
+	case "hook":
+		return a.hook(ctx, args[1:])
 	}
 	return usagef("unknown command %q", args[0])
 }

@@ -7,13 +7,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/leakguard/leakguard/internal/scan"
 )
 
 // progressBar draws files and bytes done on a terminal, ten times a second.
 type progressBar struct {
 	w                      io.Writer
+	unit                   string
 	totalItems, totalBytes int64
 	items, bytes           atomic.Int64
 	begin                  time.Time
@@ -21,12 +20,10 @@ type progressBar struct {
 	wg                     sync.WaitGroup
 }
 
-func newProgressBar(w io.Writer, files []scan.File) *progressBar {
-	p := &progressBar{w: w, totalItems: int64(len(files)), done: make(chan struct{})}
-	for _, f := range files {
-		p.totalBytes += f.Size
-	}
-	return p
+// newProgressBar makes a bar over totalItems (named unit) and totalBytes;
+// with totalBytes 0 the fraction is of items.
+func newProgressBar(w io.Writer, unit string, totalItems, totalBytes int64) *progressBar {
+	return &progressBar{w: w, unit: unit, totalItems: totalItems, totalBytes: totalBytes, done: make(chan struct{})}
 }
 
 // Add implements scan.Progress.
@@ -66,13 +63,16 @@ func (p *progressBar) stop() {
 func (p *progressBar) draw() {
 	b, items := p.bytes.Load(), p.items.Load()
 	frac := 0.0
-	if p.totalBytes > 0 {
+	switch {
+	case p.totalBytes > 0:
 		frac = min(1, float64(b)/float64(p.totalBytes))
+	case p.totalItems > 0:
+		frac = min(1, float64(items)/float64(p.totalItems))
 	}
 	const width = 30
 	fill := int(frac * width)
-	fmt.Fprintf(p.w, "\r\033[K[%s%s] %3.0f%% %d/%d files %.1f/%.1f MiB %s",
+	fmt.Fprintf(p.w, "\r\033[K[%s%s] %3.0f%% %d/%d %s %.1f MiB %s",
 		strings.Repeat("=", fill), strings.Repeat(" ", width-fill), frac*100,
-		items, p.totalItems, float64(b)/(1<<20), float64(p.totalBytes)/(1<<20),
+		items, p.totalItems, p.unit, float64(b)/(1<<20),
 		time.Since(p.begin).Truncate(100*time.Millisecond))
 }

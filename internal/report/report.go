@@ -30,6 +30,7 @@ type Tool struct {
 // Summary describes what was scanned.
 type Summary struct {
 	Source        string   `json:"source"`
+	Commits       int64    `json:"commits,omitempty"` // git sources
 	Items         int64    `json:"items"`
 	Bytes         int64    `json:"bytes"`
 	SkippedBinary int64    `json:"skipped_binary"`

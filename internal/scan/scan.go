@@ -49,6 +49,9 @@ type Scanner struct {
 	ScanBinary bool
 	// MinConfidence drops matches below it.
 	MinConfidence rules.Confidence
+	// Exclude, if set, skips items whose path it returns true for (the
+	// configuration's path allowlist).
+	Exclude func(path string) bool
 	// Progress, if set, is told about each finished item.
 	Progress Progress
 
@@ -82,6 +85,18 @@ const sniffSize = 8 << 10
 // ctx is done, adding findings to set. It returns ctx's error when
 // cancelled: a cancelled scan is incomplete.
 func (s *Scanner) Run(ctx context.Context, items <-chan Item, set *finding.Set) (Stats, error) {
+	return s.RunFunc(ctx, items, func(it Item, m detect.Match, p detect.Position) {
+		loc := it.Location
+		loc.Path, loc.Line, loc.Column = it.Path, p.Line, p.Column
+		loc.Decoded = m.Decoded
+		set.Add(s.Candidate(m, loc))
+	})
+}
+
+// RunFunc is Run with every match at or above MinConfidence handed to
+// sink instead of a finding.Set (git scanning attributes matches to
+// commits before they become findings). sink is called concurrently.
+func (s *Scanner) RunFunc(ctx context.Context, items <-chan Item, sink func(Item, detect.Match, detect.Position)) (Stats, error) {
 	s.once.Do(s.init)
 	workers := s.Workers
 	if workers <= 0 {
@@ -109,7 +124,7 @@ func (s *Scanner) Run(ctx context.Context, items <-chan Item, set *finding.Set) 
 						return
 					}
 				}
-				n, skipped, err := s.scanItem(it, &buf, set)
+				n, skipped, err := s.scanItem(it, &buf, sink)
 				switch {
 				case err != nil:
 					mu.Lock()
@@ -152,7 +167,10 @@ const (
 )
 
 // scanItem scans one item; buf is the worker's reusable buffer.
-func (s *Scanner) scanItem(it Item, buf *[]byte, set *finding.Set) (int64, skipReason, error) {
+func (s *Scanner) scanItem(it Item, buf *[]byte, sink func(Item, detect.Match, detect.Position)) (int64, skipReason, error) {
+	if s.Exclude != nil && s.Exclude(it.Path) {
+		return 0, skipNone, nil
+	}
 	if s.MaxFileSize > 0 && it.Size > s.MaxFileSize {
 		return 0, skipLarge, nil
 	}
@@ -182,7 +200,11 @@ func (s *Scanner) scanItem(it Item, buf *[]byte, set *finding.Set) (int64, skipR
 		return int64(n), skipBinary, nil
 	}
 	t := detect.Target{Path: it.Path}
-	emit := func(m detect.Match, p detect.Position) { s.add(set, it, m, p) }
+	emit := func(m detect.Match, p detect.Position) {
+		if m.Confidence >= s.MinConfidence {
+			sink(it, m, p)
+		}
+	}
 	if eof {
 		s.Engine.ScanBuffer(b, t, emit)
 		return int64(n), skipNone, nil
@@ -214,21 +236,17 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (s *Scanner) add(set *finding.Set, it Item, m detect.Match, p detect.Position) {
-	if m.Confidence < s.MinConfidence {
-		return
-	}
-	loc := it.Location
-	loc.Path, loc.Line, loc.Column = it.Path, p.Line, p.Column
-	loc.Decoded = m.Decoded
-	set.Add(finding.Candidate{
+// Candidate turns a match and its location into a finding candidate.
+func (s *Scanner) Candidate(m detect.Match, loc finding.Location) finding.Candidate {
+	s.once.Do(s.init)
+	return finding.Candidate{
 		Rule:       s.ruleInfo[m.RuleID],
 		Secret:     m.Secret,
 		Identifier: m.Identifier,
 		Confidence: int(m.Confidence),
 		Attributes: m.Attrs,
 		Location:   loc,
-	})
+	}
 }
 
 // isBinary sniffs content: a NUL byte in the first 8 KiB means binary.
