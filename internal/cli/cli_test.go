@@ -51,7 +51,7 @@ func writeFiles(t *testing.T, files map[string]string) string {
 
 func leakyTree(t *testing.T) string {
 	return writeFiles(t, map[string]string{
-		"app/config.py": "GITHUB_TOKEN = \"" + ghToken + "\"\n",
+		"app/config.py":   "GITHUB_TOKEN = \"" + ghToken + "\"\n",
 		"deploy/prod.env": "AWS_ACCESS_KEY_ID=" + awsID + "\nAWS_SECRET_ACCESS_KEY=" + awsSecret + "\n",
 		"k8s/secret.yaml": "apiVersion: v1\nkind: Secret\ndata:\n  token: " + base64.StdEncoding.EncodeToString([]byte(ghToken)) + "\n",
 		"docs/readme.md":  "Use AKIAIOSFODNN7EXAMPLE and wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY in examples.\n",

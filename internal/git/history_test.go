@@ -234,11 +234,11 @@ func TestFailClosed(t *testing.T) {
 
 func TestParseRemote(t *testing.T) {
 	for in, want := range map[string]string{
-		"https://github.com/acme/app.git":   "github.com acme/app",
-		"git@github.com:acme/app.git":       "github.com acme/app",
-		"ssh://git@gitlab.com/g/sub/app":    "gitlab.com g/sub/app",
-		"/srv/git/app.git":                  " ",
-		"https://bitbucket.org/team/repo/":  "bitbucket.org team/repo",
+		"https://github.com/acme/app.git":    "github.com acme/app",
+		"git@github.com:acme/app.git":        "github.com acme/app",
+		"ssh://git@gitlab.com/g/sub/app":     "gitlab.com g/sub/app",
+		"/srv/git/app.git":                   " ",
+		"https://bitbucket.org/team/repo/":   "bitbucket.org team/repo",
 		"https://user:pw@github.com/o/r.git": "github.com o/r",
 	} {
 		h, r := parseRemote(in)
