@@ -50,7 +50,7 @@ gitleaks=$(command -v gitleaks || echo "$(go env GOPATH)/bin/gitleaks")
 
 corpus=$tmp/corpus
 "$tmp/corpusgen" -seed "$seed" -out "$corpus" -labels "$tmp/meta"
-echo "corpus: seed $seed, $(find "$corpus" -type f | wc -l) files; $("$gitleaks" version 2>/dev/null | head -1 | sed 's/^/gitleaks /')"
+echo "corpus: seed $seed, $(find "$corpus" -type f | wc -l) files; gitleaks: $gitleaks"
 
 # Both tools run from $tmp so that no ignore file of the working tree applies.
 rc=0

@@ -30,6 +30,8 @@ type Label struct {
 	// Identifier is a non-secret value naming the credential, written
 	// next to it (an AWS access key ID, a GCP private_key_id).
 	Identifier string `json:"identifier,omitempty"`
+	// IdentifierEncoded is the identifier as written, when encoded.
+	IdentifierEncoded string `json:"identifier_encoded,omitempty"`
 }
 
 // Decoy is text that looks like a credential and is not one.
@@ -56,6 +58,7 @@ type item struct {
 type corpus struct {
 	*gen
 	deal   *dealer
+	self   *dealer
 	files  map[string][]byte
 	items  []item
 	labels []Label
@@ -64,7 +67,7 @@ type corpus struct {
 
 func newCorpus(seed int64) *corpus {
 	g := newGen(seed)
-	return &corpus{gen: g, deal: &dealer{g: g}, files: map[string][]byte{}}
+	return &corpus{gen: g, deal: &dealer{g: g}, self: &dealer{g: g, self: true}, files: map[string][]byte{}}
 }
 
 func (c *corpus) mark(it item) string {
@@ -186,7 +189,7 @@ func (c *corpus) file(name, content string) {
 
 // background copies clean Go source (no tests, no test data, no embedded
 // private keys) from the standard library as files with nothing to find.
-func (c *corpus) background(goroot string, n int) error {
+func (c *corpus) background(g *gen, goroot string, n int) error {
 	var cand []string
 	for _, dir := range []string{"net/http", "crypto"} {
 		root := filepath.Join(goroot, "src", filepath.FromSlash(dir))
@@ -210,7 +213,7 @@ func (c *corpus) background(goroot string, n int) error {
 		}
 	}
 	sort.Strings(cand)
-	c.r.Shuffle(len(cand), func(i, j int) { cand[i], cand[j] = cand[j], cand[i] })
+	g.r.Shuffle(len(cand), func(i, j int) { cand[i], cand[j] = cand[j], cand[i] })
 	added := 0
 	for _, p := range cand {
 		if added == n {

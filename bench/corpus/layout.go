@@ -27,6 +27,10 @@ var projects = []project{
 
 func (c *corpus) next() cred { return c.deal.next() }
 
+// nextSelf is for nameless contexts (a bearer header, a bare value): only
+// families recognisable by their own shape.
+func (c *corpus) nextSelf() cred { return c.self.next() }
+
 // names keeps variable names unique within one file.
 type names map[string]int
 
@@ -113,6 +117,7 @@ func (c *corpus) service(i int, p project) {
 		c.properties(d+"src/main/resources/application.properties", i == 3)
 		c.springYAML(d + "src/main/resources/application-prod.yml")
 		c.xmlConfig(d+"src/main/resources/datasource.xml", p)
+		c.file(d+"src/main/resources/keys/jwt-signing.key", c.putPEM("", rsaPEM(c.rsaKey(2048), true), "")+"\n")
 	}
 }
 
@@ -187,7 +192,10 @@ func (c *corpus) k8sSecret(name string, p project, aws bool) {
 	fmt.Fprintf(&b, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: %s-secrets\n  namespace: %s\n  labels:\n    app: %s\ntype: Opaque\ndata:\n", p.name, p.name, p.name)
 	if aws {
 		id, sk := c.awsPair("AKIA")
-		fmt.Fprintf(&b, "  AWS_ACCESS_KEY_ID: %s\n  AWS_SECRET_ACCESS_KEY: %s\n", base64.StdEncoding.EncodeToString([]byte(id)), c.put64(sk))
+		id64 := base64.StdEncoding.EncodeToString([]byte(id))
+		sk64 := base64.StdEncoding.EncodeToString([]byte(sk.secret))
+		fmt.Fprintf(&b, "  AWS_ACCESS_KEY_ID: %s\n  AWS_SECRET_ACCESS_KEY: %s\n", id64, c.plant(Label{Family: sk.family, Secret: sk.secret,
+			Identifier: id, IdentifierEncoded: id64, Encoding: "base64", Encoded: sk64}, sk64))
 	}
 	for range c.between(3, 4) {
 		cr := c.next()
@@ -207,7 +215,7 @@ func (c *corpus) helm(dir string, p project) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "replicaCount: 2\nimage:\n  repository: ghcr.io/acme/%s\n  tag: \"1.%d.%d\"\n", p.name, c.r.Intn(9), c.r.Intn(20))
 	fmt.Fprintf(&b, "password: %s\napiKey: %s\n", c.decoy("placeholder", `""`), c.decoy("placeholder", "REPLACE_ME"))
-	cr := c.next()
+	cr := c.nextSelf()
 	fmt.Fprintf(&b, "token: %s\n", c.put(cr))
 	fmt.Fprintf(&b, "podAnnotations:\n  checksum/config: %s\n", c.decoy("hash", c.str(64, hexl)))
 	fmt.Fprintf(&b, "serviceAccount:\n  name: %s\n  annotations:\n    iam.gke.io/tenant: %s\n", p.name, c.decoy("uuid", c.uuid()))
@@ -229,7 +237,7 @@ func (c *corpus) workflow(name string, p project, aws bool) {
 	fmt.Fprintf(&b, "      STRIPE_SECRET_KEY: %s\n", c.decoy("placeholder", "${{ secrets.STRIPE_SECRET_KEY }}"))
 	fmt.Fprintf(&b, "    steps:\n      - uses: actions/checkout@%s # v4\n", c.decoy("git-sha", c.str(40, hexl)))
 	b.WriteString("      - uses: docker/login-action@v3\n        with:\n          registry: ghcr.io\n          username: acme-bot\n")
-	cr := c.next()
+	cr := c.nextSelf()
 	fmt.Fprintf(&b, "          password: %s\n", c.put(cr))
 	b.WriteString("      - run: make deploy\n")
 	c.file(name, b.String())
@@ -262,10 +270,10 @@ func (c *corpus) deployScript(name string, p project, aws bool) {
 		fmt.Fprintf(&b, "export %s='%s'\n", n.get(cr.env), c.put(cr))
 	}
 	b.WriteString("\necho \"deploying " + p.name + "\"\n")
-	cr := c.next()
+	cr := c.nextSelf()
 	fmt.Fprintf(&b, "curl -fsS -X POST -H \"Authorization: Bearer %s\" \\\n  https://api.acme.io/v1/deploys -d '{\"service\":\"%s\"}'\n", c.put(cr), p.name)
 	pw := c.password()
-	fmt.Fprintf(&b, "mysql -h db.acme.internal -u deploy -p'%s' -e 'SELECT 1'\n", c.put(cred{family: "generic", secret: pw, text: pw}))
+	fmt.Fprintf(&b, "mysql -h db.acme.internal -u deploy --password='%s' -e 'SELECT 1'\n", c.put(cred{family: "generic", secret: pw, text: pw}))
 	fmt.Fprintf(&b, "git tag -a v1.2.3 %s -m release\n", c.decoy("git-sha", c.str(40, hexl)))
 	c.file(name, b.String())
 }
@@ -275,7 +283,7 @@ func (c *corpus) readme(name string, p project) {
 	fmt.Fprintf(&b, "# %s\n\nService of the Acme platform.\n\n## Running locally\n\n```sh\ncp .env.example .env\nmake run\n```\n\n", p.name)
 	fmt.Fprintf(&b, "Configure AWS with the documentation's example keys first:\n\n```ini\naws_access_key_id = %s\naws_secret_access_key = %s\n```\n\n",
 		c.decoy("aws-example", "AKIAIOSFODNN7EXAMPLE"), c.decoy("aws-example", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"))
-	cr := c.next()
+	cr := c.nextSelf()
 	fmt.Fprintf(&b, "Smoke test against staging (token from the team vault):\n\n```sh\ncurl -H \"Authorization: Bearer %s\" https://staging.acme.io/healthz\n```\n\n", c.put(cr))
 	fmt.Fprintf(&b, "Set `API_KEY` to %s and `WEBHOOK_SECRET` to %s.\n\n", c.decoy("placeholder", "<your-api-key>"), c.decoy("placeholder", "YOUR_WEBHOOK_SECRET_HERE"))
 	fmt.Fprintf(&b, "Tenant ID for the dev directory: `%s`.\n", c.decoy("uuid", c.uuid()))
@@ -365,7 +373,7 @@ func (c *corpus) tsConfig(name string, pemKey bool) {
 	fmt.Fprintf(&b, "  sessionSecret: %s,\n", c.decoy("env-reference", `process.env.SESSION_SECRET || ""`))
 	fmt.Fprintf(&b, "  requestId: \"%s\",\n", c.decoy("uuid", c.uuid()))
 	b.WriteString("};\n")
-	cr := c.next()
+	cr := c.nextSelf()
 	fmt.Fprintf(&b, "\nexport const mapsUrl = `https://maps.googleapis.com/maps/api/js?key=%s&libraries=places`;\n", c.put(tok("google-api-key", "", "AIza"+c.body(35, urlsafe))))
 	fmt.Fprintf(&b, "export const analyticsToken = '%s';\n", c.put(cr))
 	if pemKey {
@@ -449,7 +457,7 @@ func (c *corpus) goConfig(name string, p project) {
 	k := ecPEM(c.ecKey())
 	fmt.Fprintf(&b, "// signingKey signs session cookies.\nvar signingKey = []byte(`%s`)\n\n", c.putPEM("", k, ""))
 	fmt.Fprintf(&b, "func Token() string {\n\tif t := %s; t != \"\" {\n\t\treturn t\n\t}\n\treturn defaultToken\n}\n\n", c.decoy("env-reference", `os.Getenv("GITHUB_TOKEN")`))
-	cr := c.next()
+	cr := c.nextSelf()
 	fmt.Fprintf(&b, "const defaultToken = \"%s\"\n", c.put(cr))
 	_ = p
 	c.file(name, b.String())
@@ -727,7 +735,7 @@ func (c *corpus) home(user string) {
 		fmt.Fprintf(&b, "export %s=%s\n", cr.env, c.put(cr))
 		b.WriteString(c.pick("make test", "git status", "docker ps", "kubectl get pods -n prod", "terraform plan") + "\n")
 	}
-	cr := c.next()
+	cr := c.nextSelf()
 	fmt.Fprintf(&b, "curl -s -H 'Authorization: token %s' https://api.acme.io/v1/me\n", c.put(cr))
 	fmt.Fprintf(&b, "git show %s\n", c.decoy("git-sha", c.str(40, hexl)))
 	c.file(d+".bash_history", b.String())
@@ -741,9 +749,9 @@ func (c *corpus) docs() {
 	cr := tok("slack-webhook", "", fmt.Sprintf("https://hooks.slack.com/services/T%s/B%s/%s", c.str(9, upper+digits), c.str(9, upper+digits), c.str(24, alnum)))
 	fmt.Fprintf(&b, "    %s\n\n", c.put(cr))
 	fmt.Fprintf(&b, "## API\n\nAuthenticate with `Authorization: Bearer %s`, for instance:\n\n", c.decoy("placeholder", "<token>"))
-	cr = c.next()
+	cr = c.nextSelf()
 	fmt.Fprintf(&b, "```sh\ncurl -H 'Authorization: Bearer %s' https://api.acme.io/v1/orders\n```\n\n", c.put(cr))
-	fmt.Fprintf(&b, "The staging key is `%s` (rotated monthly).\n\n", c.put(c.next()))
+	fmt.Fprintf(&b, "The staging key is `%s` (rotated monthly).\n\n", c.put(c.nextSelf()))
 	fmt.Fprintf(&b, "Replace `%s` with your key, and never commit `%s`.\n\n", c.decoy("placeholder", "${API_KEY}"), c.decoy("placeholder", "YOUR_API_KEY_HERE"))
 	fmt.Fprintf(&b, "Fixed in %s; see also request `%s`.\n", c.decoy("git-sha", c.str(40, hexl)), c.decoy("uuid", c.uuid()))
 	c.file("docs/setup.md", b.String())

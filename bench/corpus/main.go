@@ -76,7 +76,8 @@ func generate(seed int64, out, meta, goroot string, background int) error {
 		return fmt.Errorf("internal error: %w", err)
 	}
 	if background > 0 {
-		if err := c.background(goroot, background); err != nil {
+		// a generator of its own, so template changes leave it alone
+		if err := c.background(newGen(seed), goroot, background); err != nil {
 			return err
 		}
 	}

@@ -1,14 +1,17 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // The scoring rules are documented at the top of bench/accuracy.sh.
@@ -137,16 +140,50 @@ type nlabel struct {
 	keys []string // normalized secret, identifier, encoded text
 }
 
-func (l nlabel) matches(o occ, s string) bool {
+func (l nlabel) matches(o occ, forms []string) bool {
 	if o.end < l.Line-lineSlack || o.line > l.last()+lineSlack {
 		return false
 	}
 	for _, k := range l.keys {
-		if same(s, k) {
-			return true
+		for _, s := range forms {
+			if same(s, k) {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// forms are the ways a reported secret is compared: normalised; if it
+// holds percent-escapes, unescaped; and, if it is itself base64 of text,
+// that text (a tool that reports a layer of encoding it did not undo).
+func forms(secret string) []string {
+	s := norm(secret)
+	out := []string{s}
+	if strings.Contains(s, "%") {
+		if u, err := url.PathUnescape(s); err == nil && u != s {
+			out = append(out, u)
+		}
+	}
+	if len(s) < 12 {
+		return out
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		b, err := enc.DecodeString(s)
+		if err != nil || !utf8.Valid(b) {
+			continue
+		}
+		printable := 0
+		for _, r := range string(b) {
+			if unicode.IsPrint(r) || unicode.IsSpace(r) {
+				printable++
+			}
+		}
+		if printable*10 >= utf8.RuneCount(b)*9 {
+			return append(out, norm(string(b)))
+		}
+	}
+	return out
 }
 
 // unit is one distinct (file, secret) a tool reported.
@@ -187,7 +224,8 @@ func score(t tool, root string, labels []nlabel, byFile map[string][]int, decoys
 	}
 	index := map[[2]string]*unit{}
 	for _, o := range occs {
-		s := norm(o.secret)
+		fs := forms(o.secret)
+		s := fs[0]
 		k := [2]string{o.file, s}
 		u := index[k]
 		if u == nil {
@@ -197,7 +235,7 @@ func score(t tool, root string, labels []nlabel, byFile map[string][]int, decoys
 		}
 		u.occs = append(u.occs, o)
 		for _, i := range byFile[o.file] {
-			if labels[i].matches(o, s) {
+			if labels[i].matches(o, fs) {
 				u.labels = append(u.labels, i)
 				res.found[i] = true
 			}
@@ -241,7 +279,7 @@ func runScore(w io.Writer, root, meta string, tools []tool, verbose bool) error 
 	byFile := map[string][]int{}
 	for i, l := range raw {
 		labels[i] = nlabel{Label: l}
-		for _, k := range []string{l.Secret, l.Identifier, l.Encoded} {
+		for _, k := range []string{l.Secret, l.Identifier, l.Encoded, l.IdentifierEncoded} {
 			if k != "" {
 				labels[i].keys = append(labels[i].keys, norm(k))
 			}

@@ -77,11 +77,10 @@ func (a *App) hook(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		gitDir, err := repo.Output(ctx, "rev-parse", "--absolute-git-dir")
+		hooksDir, err := repoHooksDir(ctx, repo)
 		if err != nil {
 			return err
 		}
-		hooksDir := filepath.Join(strings.TrimSpace(string(gitDir)), "hooks")
 		flags := "--no-progress"
 		if *allowBypass {
 			flags += " --allow-bypass"
@@ -129,13 +128,8 @@ if [ -x "$repo_hook" ] && [ "$repo_hook" != "$0" ]; then "$repo_hook" "$@" || ex
 		if err != nil {
 			return err
 		}
-		out, err := repo.Output(ctx, "rev-parse", "--git-path", "hooks")
-		if err != nil {
+		if hooksDir, err = repoHooksDir(ctx, repo); err != nil {
 			return err
-		}
-		hooksDir = strings.TrimSpace(string(out))
-		if !filepath.IsAbs(hooksDir) {
-			hooksDir = filepath.Join(dir, hooksDir)
 		}
 	}
 	body := fmt.Sprintf(`if [ -x "$0.pre-leakguard" ]; then "$0.pre-leakguard" "$@" || exit $?; fi
@@ -174,4 +168,27 @@ func installHook(hooksDir, name, body string) (string, error) {
 
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// repoHooksDir is where git looks for the repository's hooks: its own
+// core.hooksPath (relative to the work tree) or GIT_DIR/hooks. (Repo
+// commands override core.hooksPath for safety, so the value is read with
+// a plain git config.)
+func repoHooksDir(ctx context.Context, repo *git.Repo) (string, error) {
+	gitDir, err := repo.Output(ctx, "rev-parse", "--absolute-git-dir")
+	if err != nil {
+		return "", err
+	}
+	out, _ := exec.CommandContext(ctx, "git", "-C", repo.Dir, "config", "--get", "core.hooksPath").Output()
+	if p := strings.TrimSpace(string(out)); p != "" {
+		if filepath.IsAbs(p) {
+			return p, nil
+		}
+		top, err := repo.Output(ctx, "rev-parse", "--show-toplevel")
+		if err != nil {
+			return "", fmt.Errorf("core.hooksPath %q is relative but the repository has no work tree", p)
+		}
+		return filepath.Join(strings.TrimSpace(string(top)), p), nil
+	}
+	return filepath.Join(strings.TrimSpace(string(gitDir)), "hooks"), nil
 }

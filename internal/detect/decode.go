@@ -47,6 +47,9 @@ func (e *Engine) scanDecoded(out []Match, buf []byte, sc *scanCtx, depth int) []
 					continue next
 				}
 				if r.Start >= seg.start && r.End <= seg.end {
+					if m.Confidence < r.Confidence {
+						continue next // the raw match is the surer finding
+					}
 					// The raw match is encoded text: report what it decodes to.
 					replaced[i] = true
 				} else if overlapsMost(r.Start, r.End, seg.start, seg.end) {

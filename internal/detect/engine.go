@@ -97,13 +97,14 @@ type Engine struct {
 	kwRules [][]int // keyword index -> rule indices
 	always  []int   // rules without keywords: they run over everything
 	paths   bool    // some rule depends on the path
+	generic map[string]bool
 	opts    Options
 	maxWin  int
 }
 
 // New compiles rules into an Engine.
 func New(rs []rules.Rule, opts Options) (*Engine, error) {
-	e := &Engine{opts: opts}
+	e := &Engine{opts: opts, generic: map[string]bool{}}
 	kwIndex := map[string]int{}
 	var keywords []string
 	for i := range rs {
@@ -143,6 +144,9 @@ func New(rs []rules.Rule, opts Options) (*Engine, error) {
 		}
 		ri := len(e.rules)
 		e.rules = append(e.rules, c)
+		if r.Generic {
+			e.generic[r.ID] = true
+		}
 		if len(r.Keywords) == 0 {
 			e.always = append(e.always, ri)
 		}
@@ -209,9 +213,34 @@ func (e *Engine) Scan(buf []byte, t Target) []Match {
 			sc.off[i] = !r.runsOn(t.Path)
 		}
 	}
-	ms := e.scan(buf, &sc, t.Partial, 0, nil)
+	ms := dropShadowedGeneric(e.scan(buf, &sc, t.Partial, 0, nil), e)
 	slices.SortStableFunc(ms, func(a, b Match) int { return a.Start - b.Start })
 	return ms
+}
+
+// dropShadowedGeneric removes generic-tier matches that overlap a
+// provider match: the provider rule already names that secret better.
+func dropShadowedGeneric(ms []Match, e *Engine) []Match {
+	var provider []Match
+	for _, m := range ms {
+		if !e.generic[m.RuleID] {
+			provider = append(provider, m)
+		}
+	}
+	if len(provider) == len(ms) || len(provider) == 0 {
+		return ms
+	}
+	return slices.DeleteFunc(ms, func(m Match) bool {
+		if !e.generic[m.RuleID] {
+			return false
+		}
+		for _, p := range provider {
+			if m.Start < p.End && p.Start < m.End {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // scan finds matches in buf; depth counts decoding levels; ctx, for
