@@ -49,7 +49,7 @@ gitleaks=$(command -v gitleaks || echo "$(go env GOPATH)/bin/gitleaks")
 [ -x "$gitleaks" ] || { echo "gitleaks not found: see the header of $0" >&2; exit 2; }
 
 corpus=$tmp/corpus
-"$tmp/corpusgen" -seed "$seed" -out "$corpus" -labels "$tmp/meta"
+"$tmp/corpusgen" -seed "$seed" -out "$corpus" -labels "$tmp/meta" 2>&1
 echo "corpus: seed $seed, $(find "$corpus" -type f | wc -l) files; gitleaks: $gitleaks"
 
 # Both tools run from $tmp so that no ignore file of the working tree applies.

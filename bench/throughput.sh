@@ -24,11 +24,11 @@ size=$(du -sb "$tree" | cut -f1)
 files=$(find "$tree" -type f | wc -l)
 echo "tree: $tree ($files files, $((size / 1048576)) MiB), $runs runs each, $(nproc) cores"
 
-# measure NAME CMD...: appends "seconds maxrss_kb" to $out/NAME
+# measure NAME CMD...: appends "seconds maxrss_kb" to $out/NAME.times
 measure() {
   local name=$1; shift
   /usr/bin/time -f "%e %M" -o "$out/time" "$@" >/dev/null 2>"$out/$name.stderr" || true
-  cat "$out/time" >>"$out/$name"
+  tail -n 1 "$out/time" >>"$out/$name.times"
 }
 
 for ((i = 0; i < runs; i++)); do
@@ -37,8 +37,8 @@ for ((i = 0; i < runs; i++)); do
 done
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-lg_s=$(cut -d' ' -f1 "$out/leakguard" | median); gl_s=$(cut -d' ' -f1 "$out/gitleaks" | median)
-lg_m=$(cut -d' ' -f2 "$out/leakguard" | median); gl_m=$(cut -d' ' -f2 "$out/gitleaks" | median)
+lg_s=$(cut -d' ' -f1 "$out/leakguard.times" | median); gl_s=$(cut -d' ' -f1 "$out/gitleaks.times" | median)
+lg_m=$(cut -d' ' -f2 "$out/leakguard.times" | median); gl_m=$(cut -d' ' -f2 "$out/gitleaks.times" | median)
 lg_n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["findings"]))' "$out/lg.json")
 gl_n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$out/gl.json")
 

@@ -109,10 +109,10 @@ func (c *corpus) service(i int, p project) {
 		c.yarnLock(d + "yarn.lock")
 		c.nodeTest(d + "test/auth.test.js")
 	case "go":
-		c.goConfig(d+"internal/config/config.go", p)
+		c.goConfig(d + "internal/config/config.go")
 		c.yamlConfig(d+"config.yaml", p)
 		c.goSum(d + "go.sum")
-		c.goTest(d+"internal/config/config_test.go", p)
+		c.goTest(d + "internal/config/config_test.go")
 	case "java":
 		c.properties(d+"src/main/resources/application.properties", i == 3)
 		c.springYAML(d + "src/main/resources/application-prod.yml")
@@ -386,11 +386,9 @@ func (c *corpus) tsConfig(name string, pemKey bool) {
 func (c *corpus) jsonConfig(name string, p project) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "{\n  \"service\": \"%s\",\n  \"port\": 3000,\n  \"integrations\": {\n", p.name)
-	k := c.between(2, 3)
-	for i := range k {
+	for range c.between(2, 3) {
 		cr := c.next()
 		fmt.Fprintf(&b, "    \"%s\": \"%s\",\n", camel(cr.env), c.put(cr))
-		_ = i
 	}
 	// PHP's json_encode and some serializers escape slashes
 	hook := c.make(c.pick("slack-webhook", "discord-webhook"))
@@ -446,7 +444,7 @@ func (c *corpus) nodeTest(name string) {
 		"const placeholder = '"+c.decoy("placeholder", "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")+"';\n")
 }
 
-func (c *corpus) goConfig(name string, p project) {
+func (c *corpus) goConfig(name string) {
 	var b strings.Builder
 	b.WriteString("package config\n\nimport \"os\"\n\n// Defaults used when the environment has nothing.\nconst (\n")
 	for range c.between(2, 3) {
@@ -459,7 +457,6 @@ func (c *corpus) goConfig(name string, p project) {
 	fmt.Fprintf(&b, "func Token() string {\n\tif t := %s; t != \"\" {\n\t\treturn t\n\t}\n\treturn defaultToken\n}\n\n", c.decoy("env-reference", `os.Getenv("GITHUB_TOKEN")`))
 	cr := c.nextSelf()
 	fmt.Fprintf(&b, "const defaultToken = \"%s\"\n", c.put(cr))
-	_ = p
 	c.file(name, b.String())
 }
 
@@ -485,7 +482,7 @@ func (c *corpus) goSum(name string) {
 	c.file(name, b.String())
 }
 
-func (c *corpus) goTest(name string, p project) {
+func (c *corpus) goTest(name string) {
 	c.file(name, "package config\n\nimport \"testing\"\n\n"+
 		"func TestRejectsBadChecksum(t *testing.T) {\n"+
 		"\tfor _, tok := range []string{\n"+
@@ -495,7 +492,6 @@ func (c *corpus) goTest(name string, p project) {
 		"\t} {\n\t\tif valid(tok) {\n\t\t\tt.Errorf(\"%s accepted\", tok)\n\t\t}\n\t}\n}\n\n"+
 		"const requestID = \""+c.decoy("uuid", c.uuid())+"\"\n"+
 		"const password = \""+c.decoy("placeholder", "changeme")+"\"\n")
-	_ = p
 }
 
 func (c *corpus) properties(name string, aws bool) {

@@ -46,14 +46,20 @@ func (e *Engine) scanDecoded(out []Match, buf []byte, sc *scanCtx, depth int) []
 				if r.Secret == m.Secret {
 					continue next
 				}
-				if r.Start >= seg.start && r.End <= seg.end {
+				inSeg := r.Start >= seg.start && r.End <= seg.end
+				covers := overlapsMost(r.Start, r.End, seg.start, seg.end)
+				switch {
+				case inSeg && 10*(r.End-r.Start) >= 9*(seg.end-seg.start):
+					// The raw match is the encoded text itself: report what
+					// it decodes to, unless the raw match is surer.
 					if m.Confidence < r.Confidence {
-						continue next // the raw match is the surer finding
+						continue next
 					}
-					// The raw match is encoded text: report what it decodes to.
 					replaced[i] = true
-				} else if overlapsMost(r.Start, r.End, seg.start, seg.end) {
+				case covers:
 					continue next // a larger raw match holds this segment
+				case inSeg && r.RuleID == m.RuleID:
+					continue next // the rule found it in the raw text already
 				}
 			}
 			m.Start, m.End = seg.start, seg.end
@@ -109,7 +115,7 @@ func findSegments(buf []byte) []segment {
 		case c == '%' && i > pctEnd && i+2 < len(buf) && isHex(string(buf[i+1:i+3])):
 			s, en := tokenAround(buf, i)
 			pctEnd = en
-			if u, err := url.PathUnescape(string(buf[s:en])); err == nil && u != string(buf[s:en]) {
+			if u, err := url.PathUnescape(string(buf[s:en])); err == nil && u != string(buf[s:en]) && printable([]byte(u)) {
 				segs = append(segs, segment{s, en, "percent", []byte(u)})
 			}
 			i++

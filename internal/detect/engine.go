@@ -213,14 +213,15 @@ func (e *Engine) Scan(buf []byte, t Target) []Match {
 			sc.off[i] = !r.runsOn(t.Path)
 		}
 	}
-	ms := dropShadowedGeneric(e.scan(buf, &sc, t.Partial, 0, nil), e)
+	ms := dropShadowedGeneric(buf, e.scan(buf, &sc, t.Partial, 0, nil), e)
 	slices.SortStableFunc(ms, func(a, b Match) int { return a.Start - b.Start })
 	return ms
 }
 
 // dropShadowedGeneric removes generic-tier matches that overlap a
-// provider match: the provider rule already names that secret better.
-func dropShadowedGeneric(ms []Match, e *Engine) []Match {
+// provider match or share its line: the provider rule already names that
+// credential (a connection string's other fields are not passwords).
+func dropShadowedGeneric(buf []byte, ms []Match, e *Engine) []Match {
 	var provider []Match
 	for _, m := range ms {
 		if !e.generic[m.RuleID] {
@@ -230,12 +231,13 @@ func dropShadowedGeneric(ms []Match, e *Engine) []Match {
 	if len(provider) == len(ms) || len(provider) == 0 {
 		return ms
 	}
+	lineOf := func(off int) int { return bytes.LastIndexByte(buf[:min(off, len(buf))], '\n') }
 	return slices.DeleteFunc(ms, func(m Match) bool {
 		if !e.generic[m.RuleID] {
 			return false
 		}
 		for _, p := range provider {
-			if m.Start < p.End && p.Start < m.End {
+			if m.Start < p.End && p.Start < m.End || lineOf(m.Start) == lineOf(p.Start) {
 				return true
 			}
 		}
@@ -393,7 +395,7 @@ func (e *Engine) findPair(r *compiled, buf []byte, m *Match) bool {
 func (e *Engine) keep(r *compiled, buf []byte, m *Match) bool {
 	s := m.Secret
 	if r.Pair == nil || m.Identifier == "" {
-		if entropy(s) < r.Entropy {
+		if entropy(s) < entropyFloor(r.Entropy, len(s)) {
 			return false
 		}
 	}

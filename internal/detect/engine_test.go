@@ -330,3 +330,39 @@ func BenchmarkScanSource(b *testing.B) {
 		e.Scan(src, Target{})
 	}
 }
+
+func TestGenericRejectsCode(t *testing.T) {
+	e := testEngine(t)
+	for _, in := range []string{
+		"password := encryptionKey1024\n",
+		"password = dk.encryptionKey1024\n",
+		"password: Bug4Secret{1}\n",
+		"password = getPassword(ctx)\n",
+	} {
+		if ms := e.Scan([]byte(in), Target{}); len(ms) != 0 {
+			t.Errorf("%q: reported %q", in, ms[0].Secret)
+		}
+	}
+	if ms := e.Scan([]byte("password = Xk3!vQ9wLm2p\n"), Target{}); len(ms) != 1 {
+		t.Error("a real-looking password was dropped")
+	}
+}
+
+// TestPEMBodiesWithPlusAndSlash: base64 lines may begin or end with + or
+// /, which an earlier version trimmed, missing about a third of real keys.
+func TestPEMBodiesWithPlusAndSlash(t *testing.T) {
+	e := testEngine(t)
+	body := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0xfb, 0xef, 0xbe, 0x30, 0x82}, 60))
+	var lines []string
+	for len(body) > 64 {
+		lines, body = append(lines, body[:64]), body[64:]
+	}
+	lines = append(lines, body)
+	key := "-----BEGIN RSA PRIVATE KEY-----\n" + strings.Join(lines, "\n") + "\n-----END RSA PRIVATE KEY-----\n"
+	if !strings.Contains(key, "\n+") && !strings.Contains(key, "+\n") {
+		t.Fatal("fixture has no line starting or ending with +")
+	}
+	if ms := e.Scan([]byte(key), Target{}); len(ms) != 1 {
+		t.Fatalf("got %d matches", len(ms))
+	}
+}

@@ -2,8 +2,28 @@ package detect
 
 import (
 	"math"
+	"regexp"
 	"strings"
 )
+
+var (
+	dottedIdent = regexp.MustCompile(`^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$`)
+	camelIdent  = regexp.MustCompile(`^_?[a-z]+(?:[A-Z][a-z]+)+[0-9]*$`)
+	pascalIdent = regexp.MustCompile(`^(?:[A-Z][a-z]+)+$`)
+	// A path: only path characters, and a leading slash or two slashes.
+	pathLike = regexp.MustCompile(`^(?:(?:~|\.{0,2})/[\w.@~-]+(?:/[\w.@~-]*)*|[\w.@~-]+(?:/[\w.@~-]+){2,}/?)$|^[\w.~/-]+\.(?:txt|pem|key|json|ya?ml|env|cfg|conf|ini|crt|p12|pfx|jks|properties)$`)
+)
+
+// entropyFloor is the entropy a secret of n bytes must reach under a
+// rule asking for floor: short random strings cannot reach a high
+// entropy (16 bytes have at most 4 bits each), so the floor is capped at
+// 85% of the maximum for the length (from 12 bytes on).
+func entropyFloor(floor float64, n int) float64 {
+	if n < 12 {
+		return floor // too short to judge by length: keep the rule's floor
+	}
+	return min(floor, 0.85*math.Log2(float64(n)))
+}
 
 // entropy returns the Shannon entropy of s in bits per byte.
 func entropy(s string) float64 {
@@ -106,25 +126,34 @@ func rejectGeneric(s string) bool {
 	if isUUID(s) || isHashLike(s) {
 		return true
 	}
-	var letter, digit bool
+	var lower, upper, digit, symbol bool
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c >= '0' && c <= '9':
 			digit = true
-		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
-			letter = true
+		case c >= 'a' && c <= 'z':
+			lower = true
+		case c >= 'A' && c <= 'Z':
+			upper = true
+		default:
+			symbol = true
 		}
 	}
-	if !letter || !digit {
+	// A value needs letters and a digit or symbol, or, letters only, both
+	// cases in no word-like shape (random, not PascalCase).
+	switch {
+	case !lower && !upper:
+		return true
+	case !digit && !symbol && (!lower || !upper || len(s) < 12 || pascalIdent.MatchString(s)):
 		return true
 	}
-	if strings.HasPrefix(s, "/") || strings.HasPrefix(s, "./") || strings.Contains(s, "://") ||
-		strings.Count(s, "/") >= 2 && !strings.ContainsAny(s, "+=") {
+	if strings.Contains(s, "://") || pathLike.MatchString(s) {
 		return true
 	}
-	// Code, not a value: calls, member access, string interpolation.
-	if strings.ContainsAny(s, "()[]") || strings.Contains(s, "->") || strings.HasPrefix(s, "os.") ||
+	// Code, not a value: calls, composite literals, member access,
+	// camelCase identifiers.
+	if strings.ContainsAny(s, "()[]{}") || dottedIdent.MatchString(s) || camelIdent.MatchString(s) || strings.Contains(s, "->") || strings.HasPrefix(s, "os.") ||
 		strings.HasPrefix(s, "process.env") || strings.HasPrefix(s, "env.") {
 		return true
 	}

@@ -134,7 +134,17 @@ func validatePEM(m *Match) bool {
 	lines := strings.Split(s, "\n")
 	var body strings.Builder
 	for _, l := range lines {
-		l = strings.TrimSpace(strings.Trim(strings.TrimSpace(l), `"',+`))
+		l = strings.TrimSpace(l)
+		// A key pasted into code as string literals ("MIIE..." +):
+		// keep what is between the quotes. Never trim + or / or =,
+		// which base64 lines may end with.
+		if i := strings.IndexAny(l, `"'`); i >= 0 {
+			if j := strings.LastIndexAny(l, `"'`); j > i {
+				l = l[i+1 : j]
+			} else {
+				l = l[i+1:]
+			}
+		}
 		if l == "" || strings.HasPrefix(l, "-----") || strings.Contains(l, ":") {
 			continue // armour lines and headers (Proc-Type, DEK-Info, Comment)
 		}
@@ -181,10 +191,13 @@ func validateURLPassword(m *Match) bool {
 }
 
 func validatePyPI(m *Match) bool {
+	// The macaroon's location ("pypi.org") is near its start: decode a
+	// prefix whole quadruplets long, whatever the token's length.
 	body := strings.TrimPrefix(m.Secret, "pypi-")
-	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(body, "="))
+	body = body[:min(len(body), 64)/4*4]
+	b, err := base64.URLEncoding.DecodeString(body)
 	if err != nil {
-		b, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(body, "="))
+		b, err = base64.StdEncoding.DecodeString(body)
 	}
 	if err != nil || !bytes.Contains(b, []byte("pypi.org")) {
 		return false
