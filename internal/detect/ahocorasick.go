@@ -6,9 +6,9 @@ package detect
 type keywordMatcher struct {
 	class    [256]uint8 // byte -> class; class 0 is "not in any keyword"
 	nclass   int
-	next     []int32   // state*nclass + class -> state
+	next     []int32   // state*nclass + class -> state (construction only)
+	delta    []int32   // row offset of state + class -> next row offset<<1 | ends-a-keyword
 	out      [][]int32 // state -> keyword indices ending here
-	hasOut   []bool
 	keywords []string
 }
 
@@ -87,24 +87,34 @@ func newKeywordMatcher(keywords []string) *keywordMatcher {
 		}
 	}
 	m.out = make([][]int32, len(nodes))
-	m.hasOut = make([]bool, len(nodes))
 	for i := range nodes {
 		m.out[i] = nodes[i].out
-		m.hasOut[i] = len(nodes[i].out) > 0
 	}
+	// Premultiply: each entry is the next state's row offset, shifted
+	// left once, with the low bit set when that state ends a keyword. The
+	// scan loop then does one class load and one table load per byte.
+	m.delta = make([]int32, len(m.next))
+	for i, nx := range m.next {
+		v := nx * int32(n) << 1
+		if len(nodes[nx].out) > 0 {
+			v |= 1
+		}
+		m.delta[i] = v
+	}
+	m.next = nil
 	return m
 }
 
 // scan calls hit with the keyword index and the offset just past the
 // keyword's last byte, for every occurrence in text, in order of end offset.
 func (m *keywordMatcher) scan(text []byte, hit func(kw int, end int)) {
-	s := int32(0)
-	n := int32(m.nclass)
-	next, class, hasOut := m.next, &m.class, m.hasOut
+	var row int32
+	delta, class, n := m.delta, &m.class, int32(m.nclass)
 	for i, c := range text {
-		s = next[s*n+int32(class[c])]
-		if hasOut[s] {
-			for _, k := range m.out[s] {
+		v := delta[row+int32(class[c])]
+		row = v >> 1
+		if v&1 != 0 {
+			for _, k := range m.out[row/n] {
 				hit(int(k), i+1)
 			}
 		}

@@ -82,10 +82,6 @@ func overlapsMost(a, b, s, e int) bool {
 	return o > 0 && 2*o >= e-s
 }
 
-func isB64Byte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '-' || c == '_'
-}
-
 // findSegments returns base64 runs that decode to text, percent-encoded
 // tokens and string literals with escapes, in order of start.
 func findSegments(buf []byte) []segment {
@@ -93,48 +89,98 @@ func findSegments(buf []byte) []segment {
 	escEnd, pctEnd := -1, -1
 	for i := 0; i < len(buf); {
 		c := buf[i]
-		switch {
-		case isB64Byte(c):
-			j := i
-			for j < len(buf) && isB64Byte(buf[j]) {
-				j++
-			}
-			k := j
-			for k < len(buf) && k-j < 2 && buf[k] == '=' {
-				k++
-			}
-			if j-i >= minBase64 {
-				if d := decodeBase64Text(buf[i:j], k > j); d != nil {
-					segs = append(segs, segment{i, k, "base64", d})
+		if b64Flags[c] == 0 {
+			switch {
+			case c == '%' && i > pctEnd && i+2 < len(buf) && isHex(string(buf[i+1:i+3])):
+				s, en := tokenAround(buf, i)
+				pctEnd = en
+				if u, err := url.PathUnescape(string(buf[s:en])); err == nil && u != string(buf[s:en]) && printable([]byte(u)) {
+					segs = append(segs, segment{s, en, "percent", []byte(u)})
 				}
-			}
-			i = k
-			if i == j {
-				continue
-			}
-		case c == '%' && i > pctEnd && i+2 < len(buf) && isHex(string(buf[i+1:i+3])):
-			s, en := tokenAround(buf, i)
-			pctEnd = en
-			if u, err := url.PathUnescape(string(buf[s:en])); err == nil && u != string(buf[s:en]) && printable([]byte(u)) {
-				segs = append(segs, segment{s, en, "percent", []byte(u)})
-			}
-			i++
-		case c == '\\' && i > escEnd && i+1 < len(buf) && isEscapeByte(buf[i+1]):
-			s, en := stringAround(buf, i)
-			escEnd = en
-			if en-s >= 16 {
-				if d, ok := unescape(buf[s:en]); ok {
-					segs = append(segs, segment{s, en, "escape", d})
+			case c == '\\' && i > escEnd && i+1 < len(buf) && isEscapeByte(buf[i+1]):
+				s, en := stringAround(buf, i)
+				escEnd = en
+				// Short strings with a newline escape hide nothing the raw
+				// scan misses; \u, \x and \/ can split a secret, and long
+				// escaped strings hold PEM keys and documents.
+				if en-s >= 16 && (buf[i+1] == 'u' || buf[i+1] == 'x' || buf[i+1] == '/' || en-s >= 100) {
+					if d, ok := unescape(buf[s:en]); ok {
+						segs = append(segs, segment{s, en, "escape", d})
+					}
 				}
 			}
 			i++
-		default:
-			i++
+			continue
 		}
+		// A run of base64 alphabet: note which classes it holds.
+		j := i
+		var acc uint8
+		for j < len(buf) {
+			f := b64Flags[buf[j]]
+			if f == 0 {
+				break
+			}
+			acc |= f
+			j++
+		}
+		k := j
+		for k < len(buf) && k-j < 2 && buf[k] == '=' {
+			k++
+		}
+		if j-i >= minBase64 && looksBase64(acc, k > j) {
+			if d := decodeBase64Text(buf[i:j], acc&fURLSym != 0); d != nil {
+				segs = append(segs, segment{i, k, "base64", d})
+			}
+		}
+		i = k
 	}
 	// Segments were appended in scan order per kind; keep them by start.
 	slicesSortSegments(segs)
 	return segs
+}
+
+// Byte classes of the base64 alphabets, as bit flags.
+const (
+	fB64    = 1 << iota // in the standard or URL-safe alphabet
+	fUpper              // A-Z
+	fLower              // a-z
+	fDigit              // 0-9
+	fStdSym             // + or /
+	fURLSym             // - or _
+	fNotHex             // not a lower-case hex digit
+)
+
+var b64Flags = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		var f uint8
+		switch {
+		case b >= 'A' && b <= 'Z':
+			f = fB64 | fUpper | fNotHex
+		case b >= 'a' && b <= 'z':
+			f = fB64 | fLower
+			if b > 'f' {
+				f |= fNotHex
+			}
+		case b >= '0' && b <= '9':
+			f = fB64 | fDigit
+		case b == '+' || b == '/':
+			f = fB64 | fStdSym | fNotHex
+		case b == '-' || b == '_':
+			f = fB64 | fURLSym | fNotHex
+		}
+		t[c] = f
+	}
+	return t
+}()
+
+// looksBase64 screens a run by its classes before any decoding: both
+// letter cases, not hex, one alphabet only, and a digit, a symbol or
+// padding (long identifiers have none).
+func looksBase64(acc uint8, padded bool) bool {
+	return acc&(fUpper|fLower) == fUpper|fLower && acc&fNotHex != 0 &&
+		acc&(fStdSym|fURLSym) != fStdSym|fURLSym &&
+		(acc&(fDigit|fStdSym) != 0 || padded)
 }
 
 func slicesSortSegments(s []segment) {
@@ -147,35 +193,13 @@ func slicesSortSegments(s []segment) {
 
 // decodeBase64Text decodes a run that could be base64 and returns the
 // decoding only when it is printable text worth scanning.
-func decodeBase64Text(run []byte, padded bool) []byte {
-	if len(run) > maxDecoded {
+func decodeBase64Text(run []byte, urlSafe bool) []byte {
+	if len(run) > maxDecoded || len(run)%4 == 1 {
 		return nil
 	}
-	var upper, lower, digit, hexOnly = false, false, false, true
-	for _, c := range run {
-		switch {
-		case c >= 'A' && c <= 'Z':
-			upper = true
-		case c >= 'a' && c <= 'z':
-			lower = true
-		case c >= '0' && c <= '9':
-			digit = true
-		}
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			hexOnly = false
-		}
-	}
-	if !upper || !lower || hexOnly || !digit && !padded && !bytes.ContainsAny(run, "+/") {
-		return nil
-	}
-	var enc *base64.Encoding
-	if bytes.ContainsAny(run, "-_") {
+	enc := base64.RawStdEncoding
+	if urlSafe {
 		enc = base64.RawURLEncoding
-	} else {
-		enc = base64.RawStdEncoding
-	}
-	if len(run)%4 == 1 {
-		return nil
 	}
 	d := make([]byte, enc.DecodedLen(len(run)))
 	n, err := enc.Decode(d, run)

@@ -303,8 +303,12 @@ func tokenByte(c byte) bool {
 const lineSlack = 256
 
 // windowAround returns the span a pattern may search for a keyword hit at
-// [start,end): back to the start of the line (at most w bytes), forward w
-// bytes and on to the end of that line (at most lineSlack more).
+// [start,end). Rules with the default window (512 bytes or less) look at
+// the keyword's line only: from its start (at most w bytes back) to its
+// end (at most w bytes on). Rules with a larger window (multi-line
+// secrets: PEM blocks, JSON documents) reach w bytes back to a line start
+// and w bytes forward, on to the end of that line (at most lineSlack more).
+// A window cut mid-line never starts or ends inside a token.
 func windowAround(buf []byte, start, end, w int, partial bool) (int, int) {
 	lo := max(0, start-w)
 	if i := bytes.LastIndexByte(buf[lo:start], '\n'); i >= 0 {
@@ -315,19 +319,34 @@ func windowAround(buf []byte, start, end, w int, partial bool) (int, int) {
 			lo++
 		}
 	}
+	if w <= lineWindow {
+		hi := min(len(buf), end+w)
+		if i := bytes.IndexByte(buf[end:hi], '\n'); i >= 0 {
+			return lo, end + i
+		}
+		return lo, snapBack(buf, hi, end)
+	}
 	hi := min(len(buf), end+w)
 	if hi < len(buf) {
 		limit := min(len(buf), hi+lineSlack)
 		if i := bytes.IndexByte(buf[hi:limit], '\n'); i >= 0 {
 			hi += i
 		} else {
-			hi = limit
-			for k := 0; hi > end && k < 128 && hi < len(buf) && tokenByte(buf[hi]); k++ {
-				hi--
-			}
+			hi = snapBack(buf, limit, end)
 		}
 	}
 	return lo, hi
+}
+
+// lineWindow is the largest rule window that stays on the keyword's line.
+const lineWindow = 512
+
+// snapBack moves a window end that falls inside a token back before it.
+func snapBack(buf []byte, hi, floor int) int {
+	for k := 0; hi > floor && k < 128 && hi < len(buf) && tokenByte(buf[hi]); k++ {
+		hi--
+	}
+	return hi
 }
 
 func (e *Engine) runRule(out []Match, buf []byte, w window, ctx *decodeCtx) []Match {

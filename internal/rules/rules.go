@@ -90,8 +90,9 @@ type Rule struct {
 	Confidence Confidence `toml:"confidence"`
 	// Generic marks the lower-confidence generic tier (password = "...").
 	Generic bool `toml:"generic"`
-	// Window is how many bytes after a keyword hit the pattern may reach
-	// (default 512); the window also reaches back to the start of the line.
+	// Window is how far from a keyword hit the pattern may reach (default
+	// 512). Up to 512 the pattern sees the keyword's line only; a larger
+	// window spans lines (PEM blocks, JSON documents, .netrc entries).
 	Window int `toml:"window"`
 	// Pair describes a second value found near the first (an AWS key ID's
 	// secret key). When found, it becomes the finding's secret and the first
