@@ -115,11 +115,10 @@ func (a *App) scanGit(ctx context.Context, run *scanRun, source, dir string) err
 	}
 	var bar *progressBar
 	if !run.opts.noProgress && a.isTerminal(a.Stderr) {
-		h.OnBlobs = func(n int) {
-			bar = newProgressBar(a.Stderr, "blobs", int64(n), 0)
-			run.scanner.Progress = bar
-			bar.start()
-		}
+		// The number of blobs is known only at the end: count up.
+		bar = newProgressBar(a.Stderr, "blobs", 0, 0)
+		run.scanner.Progress = bar
+		bar.start()
 	}
 	res, err := h.Scan(ctx, revs, run.opts.maxCommits, run.set)
 	bar.stop()

@@ -177,10 +177,19 @@ func (a *App) printRejection(fs []finding.Finding, bypass bool) {
 	w := a.Stderr
 	fmt.Fprintln(w, "leakguard: PUSH REJECTED: this push contains secrets")
 	fmt.Fprintln(w, "leakguard:")
-	for _, f := range fs {
+	const maxShown = 20
+	for i, f := range fs {
+		if i == maxShown {
+			fmt.Fprintf(w, "leakguard:   ... and %d more secrets (run leakguard scan git on the pushed commits for all of them)\nleakguard:\n", len(fs)-maxShown)
+			break
+		}
 		fmt.Fprintf(w, "leakguard:   %s (%s, %s confidence)\n", f.Description, f.RuleID, f.Confidence)
 		fmt.Fprintf(w, "leakguard:     secret: %s   fingerprint: %s\n", f.Secret, f.Fingerprint)
-		for _, l := range f.Locations {
+		for j, l := range f.Locations {
+			if j == 5 {
+				fmt.Fprintf(w, "leakguard:     - and %d more locations\n", len(f.Locations)-j)
+				break
+			}
 			fmt.Fprintf(w, "leakguard:     - commit %.12s  %s:%d:%d\n", l.Commit, l.Path, l.Line, l.Column)
 		}
 		fmt.Fprintln(w, "leakguard:")

@@ -69,6 +69,11 @@ func (p *progressBar) draw() {
 	case p.totalItems > 0:
 		frac = min(1, float64(items)/float64(p.totalItems))
 	}
+	if p.totalItems == 0 && p.totalBytes == 0 {
+		fmt.Fprintf(p.w, "\r\033[Kscanned %d %s, %.1f MiB, %s", items, p.unit, float64(b)/(1<<20),
+			time.Since(p.begin).Truncate(100*time.Millisecond))
+		return
+	}
 	const width = 30
 	fill := int(frac * width)
 	fmt.Fprintf(p.w, "\r\033[K[%s%s] %3.0f%% %d/%d %s %.1f MiB %s",

@@ -33,9 +33,10 @@ type HistoryScanner struct {
 	Scanner *scan.Scanner
 	// RemoteURL, when it names a known host, makes locations carry links.
 	RemoteURL string
-	// OnBlobs, if set, is told how many blobs will be scanned (for
-	// progress) once the first pass is done.
-	OnBlobs func(n int)
+	// KeepChanges bounds the changed files the first pass keeps for
+	// attribution (default 500,000, about 30 MB); past it the log is read
+	// a second time instead.
+	KeepChanges int
 }
 
 // Result describes a finished history scan.
@@ -54,9 +55,16 @@ type blobMatch struct {
 // inlineBlob is the largest blob held in memory; larger ones stream.
 const inlineBlob = detect.ChunkSize
 
+const defaultKeepChanges = 500_000
+
 // Scan scans the commits that `git log REVS` lists (revs such as
 // ["--all"], ["main"], ["A..B"], [NEW, "--not", "--all"]); maxCommits > 0
 // limits them. Introductions are added to set.
+//
+// The log is read once while the blobs it names are read and scanned
+// (git log, git cat-file and the scanner run at the same time); the
+// commits are kept in a compact form for attribution unless there are
+// too many, in which case the log is read again.
 func (h *HistoryScanner) Scan(ctx context.Context, revs []string, maxCommits int, set *finding.Set) (Result, error) {
 	args := LogArgs()
 	if maxCommits > 0 {
@@ -64,48 +72,84 @@ func (h *HistoryScanner) Scan(ctx context.Context, revs []string, maxCommits int
 	}
 	args = append(args, revs...)
 
-	// Pass 1: the blobs to read, each once, with a path for path rules.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var res Result
-	paths := map[string]string{}
-	var order []string
-	want := func(id, path string) {
-		if id == ZeroID {
-			return
-		}
-		if _, ok := paths[id]; !ok {
-			paths[id] = path
-			order = append(order, id)
-		}
+	paths := map[string]string{}    // blob -> a path it appears at
+	interned := map[string]string{} // path -> one shared copy
+	var kept []*Commit
+	keptChanges := 0
+	keep := h.KeepChanges
+	if keep <= 0 {
+		keep = defaultKeepChanges
 	}
-	err := h.Repo.stream(ctx, nil, func(r io.Reader) error {
-		return ParseLog(r, func(c *Commit) error {
-			res.Commits++
-			for _, ch := range c.Changes {
-				want(ch.New, ch.Path)
-				for _, o := range ch.Old {
-					want(o, ch.Path)
+	ids := make(chan BlobRef, 1024)
+	logErr := make(chan error, 1)
+	go func() {
+		defer close(ids)
+		logErr <- h.Repo.stream(ctx, nil, func(r io.Reader) error {
+			return ParseLog(r, func(c *Commit) error {
+				res.Commits++
+				for i := range c.Changes {
+					ch := &c.Changes[i]
+					p, ok := interned[ch.Path]
+					if !ok {
+						interned[ch.Path] = ch.Path
+						p = ch.Path
+					}
+					ch.Path = p
+					for _, id := range append([]string{ch.New}, ch.Old...) {
+						if _, seen := paths[id]; seen || id == ZeroID {
+							continue
+						}
+						paths[id] = p
+						select {
+						case ids <- BlobRef{ID: id, Path: p}:
+						case <-ctx.Done():
+							return ctx.Err()
+						}
+					}
 				}
-			}
-			return nil
-		})
-	}, args...)
-	if err != nil {
-		return res, fmt.Errorf("read history: %w", err)
-	}
-	res.Blobs = len(order)
-	if h.OnBlobs != nil {
-		h.OnBlobs(len(order))
-	}
+				if kept != nil || res.Commits == 1 {
+					keptChanges += len(c.Changes)
+					if keptChanges <= keep {
+						kept = append(kept, c)
+					} else {
+						kept = nil // too many: read the log again later
+					}
+				}
+				return nil
+			})
+		}, args...)
+	}()
 
-	// Pass 2: scan every blob.
-	matches, stats, err := h.scanBlobs(ctx, order, paths)
+	matches, stats, err := h.scanBlobs(ctx, ids)
 	res.Stats = stats
+	if lerr := <-logErr; lerr != nil {
+		return res, fmt.Errorf("read history: %w", lerr)
+	}
 	if err != nil {
 		return res, err
 	}
+	res.Blobs = len(paths)
 
-	// Pass 3: attribute matches to the commits that introduced them.
 	link := linker(h.RemoteURL)
+	attributeCommit := func(c *Commit) {
+		date := c.Date
+		if t, err := time.Parse(time.RFC3339, c.Date); err == nil {
+			date = t.UTC().Format(time.RFC3339)
+		}
+		base := finding.Location{Commit: c.Hash, Author: c.Author, Email: c.Email, Date: date}
+		attribute(c.Changes, matches, base, link, h.Scanner, set)
+	}
+	if kept != nil || res.Commits == 0 {
+		for _, c := range kept {
+			attributeCommit(c)
+		}
+		return res, nil
+	}
+
+	// Second pass over the log, for histories too large to keep.
 	commits := 0
 	err = h.Repo.stream(ctx, nil, func(r io.Reader) error {
 		return ParseLog(r, func(c *Commit) error {
@@ -115,12 +159,7 @@ func (h *HistoryScanner) Scan(ctx context.Context, revs []string, maxCommits int
 					return fmt.Errorf("commit %s: blob %s was not in the first pass: the repository changed during the scan", c.Hash, ch.New)
 				}
 			}
-			date := c.Date
-			if t, err := time.Parse(time.RFC3339, c.Date); err == nil {
-				date = t.UTC().Format(time.RFC3339)
-			}
-			base := finding.Location{Commit: c.Hash, Author: c.Author, Email: c.Email, Date: date}
-			attribute(c.Changes, matches, base, link, h.Scanner, set)
+			attributeCommit(c)
 			return nil
 		})
 	}, args...)
@@ -162,8 +201,10 @@ func attribute(changes []Change, matches map[string][]blobMatch, base finding.Lo
 	}
 }
 
-// scanBlobs reads and scans blobs, returning the matches of each.
-func (h *HistoryScanner) scanBlobs(ctx context.Context, ids []string, paths map[string]string) (map[string][]blobMatch, scan.Stats, error) {
+// scanBlobs reads and scans the blobs named on ids, returning the
+// matches of each. A blob's path (for path-based rules) is the one it
+// was first seen at.
+func (h *HistoryScanner) scanBlobs(ctx context.Context, ids <-chan BlobRef) (map[string][]blobMatch, scan.Stats, error) {
 	var mu sync.Mutex
 	matches := map[string][]blobMatch{}
 	sink := func(it scan.Item, m detect.Match, p detect.Position) {
@@ -178,8 +219,8 @@ func (h *HistoryScanner) scanBlobs(ctx context.Context, ids []string, paths map[
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(items)
-		readErr <- h.Repo.ReadBlobs(ctx, ids, inlineBlob, func(b Blob) error {
-			it := scan.Item{Path: paths[b.ID], Size: b.Size, Location: finding.Location{Commit: b.ID}}
+		readErr <- h.Repo.ReadBlobStream(ctx, ids, inlineBlob, func(b Blob) error {
+			it := scan.Item{Path: b.Path, Size: b.Size, Location: finding.Location{Commit: b.ID}}
 			if b.Data != nil {
 				data := b.Data
 				it.Open = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }

@@ -32,18 +32,19 @@ func (h *HistoryScanner) ScanStaged(ctx context.Context, set *finding.Set) (Resu
 	if err != nil {
 		return Result{}, err
 	}
-	paths := map[string]string{}
-	var order []string
+	seen := map[string]bool{}
+	ids := make(chan BlobRef, 2*len(changes)+1)
 	for _, ch := range changes {
 		for _, id := range append([]string{ch.New}, ch.Old...) {
-			if _, ok := paths[id]; !ok && id != ZeroID {
-				paths[id] = ch.Path
-				order = append(order, id)
+			if !seen[id] && id != ZeroID {
+				seen[id] = true
+				ids <- BlobRef{ID: id, Path: ch.Path}
 			}
 		}
 	}
-	matches, stats, err := h.scanBlobs(ctx, order, paths)
-	res := Result{Blobs: len(order), Stats: stats}
+	close(ids)
+	matches, stats, err := h.scanBlobs(ctx, ids)
+	res := Result{Blobs: len(seen), Stats: stats}
 	if err != nil {
 		return res, err
 	}
