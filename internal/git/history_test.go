@@ -263,3 +263,59 @@ func TestParseRemote(t *testing.T) {
 		t.Errorf("link = %s", got)
 	}
 }
+
+// TestRepositoryCommandsNeverRun plants every command a repository's own
+// config can make git run (fsmonitor, hooks, textconv, external diff,
+// clean/smudge filters, pager) and checks that scanning runs none.
+func TestRepositoryCommandsNeverRun(t *testing.T) {
+	r := gittest.New(t)
+	marker := filepath.Join(t.TempDir(), "pwned")
+	script := filepath.Join(t.TempDir(), "evil.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho ran >> "+marker+"\ncat\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r.Write("a.txt", "k="+tokA+"\n")
+	r.Commit("one")
+	for _, kv := range [][2]string{
+		{"core.fsmonitor", script},
+		{"core.hooksPath", filepath.Dir(script)},
+		{"core.pager", script},
+		{"diff.external", script},
+		{"diff.evil.textconv", script},
+		{"diff.evil.command", script},
+		{"filter.evil.clean", script},
+		{"filter.evil.smudge", script},
+		{"filter.evil.process", script},
+	} {
+		r.Git("config", kv[0], kv[1])
+	}
+	os.Symlink(script, filepath.Join(filepath.Dir(script), "pre-commit"))
+	r.Write(".gitattributes", "*.txt diff=evil filter=evil\n")
+	os.Remove(marker) // the config commands above may have run git's own way
+	r.Write("b.txt", "k="+tokB+"\n")
+	r.Git("-c", "core.fsmonitor=", "-c", "filter.evil.clean=cat", "-c", "filter.evil.process=", "add", "b.txt", ".gitattributes")
+	// Control: the planted commands are armed (plain git runs them).
+	os.Remove(marker)
+	r.TryGit("status")
+	r.TryGit("log", "-p", "--ext-diff", "-1")
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatal("control failed: the planted commands did not run under plain git")
+	}
+	os.Remove(marker)
+
+	set := finding.NewSet(nil)
+	h := historyScanner(t, r.Dir)
+	if _, err := h.ScanStaged(context.Background(), set); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Scan(context.Background(), []string{"--all"}, 0, set); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		b, _ := os.ReadFile(marker)
+		t.Fatalf("a command from the repository's config ran during the scan (%d times)", strings.Count(string(b), "ran"))
+	}
+	if set.Len() != 2 {
+		t.Fatalf("got %d secrets, want the committed and the staged one", set.Len())
+	}
+}
