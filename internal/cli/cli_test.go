@@ -316,3 +316,24 @@ var (
 	binPath string
 	binErr  error
 )
+
+// TestOddInput: invalid UTF-8 around a secret, NUL bytes (binary, skipped
+// unless asked), an empty file and a file name that is not UTF-8.
+func TestOddInput(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"latin1.txt":        "caf\xe9 \xff\xfe token=" + ghToken + " \xc3\x28\n",
+		"empty.txt":         "",
+		"nul.dat":           "head\x00tail " + ghToken + "\n",
+		"name-\xff\xfe.env": "x",
+	})
+	res := run(t, "", "scan", "dir", "--format", "json", dir)
+	r := decode(t, res.stdout)
+	if res.code != ExitFindings || len(r.Findings) != 1 || len(r.Findings[0].Locations) != 1 ||
+		!strings.HasSuffix(r.Findings[0].Locations[0].Path, "latin1.txt") || r.Findings[0].Locations[0].Column != 15 {
+		t.Fatalf("exit %d findings %+v\n%s", res.code, r.Findings, res.stderr)
+	}
+	res = run(t, "", "scan", "dir", "--format", "json", "--scan-binary", dir)
+	if r := decode(t, res.stdout); len(r.Findings) != 1 || len(r.Findings[0].Locations) != 2 {
+		t.Fatalf("--scan-binary: %+v", r.Findings)
+	}
+}
