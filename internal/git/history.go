@@ -215,7 +215,8 @@ func (h *HistoryScanner) scanBlobs(ctx context.Context, ids <-chan BlobRef) (map
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	items := make(chan scan.Item, 64)
+	// Few blobs wait in line: each may hold up to inlineBlob bytes.
+	items := make(chan scan.Item, 8)
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(items)

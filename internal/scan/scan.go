@@ -44,6 +44,8 @@ type Scanner struct {
 	// Workers defaults to the number of CPUs.
 	Workers int
 	// MaxFileSize skips items larger than this many bytes (0: no limit).
+	// A stream of unknown size (stdin) is always scanned whole: cutting it
+	// would hide what lies past the limit.
 	MaxFileSize int64
 	// ScanBinary scans content that sniffs as binary instead of skipping it.
 	ScanBinary bool
@@ -209,20 +211,11 @@ func (s *Scanner) scanItem(it Item, buf *[]byte, sink func(Item, detect.Match, d
 		s.Engine.ScanBuffer(b, t, emit)
 		return int64(n), skipNone, nil
 	}
-	if s.MaxFileSize > 0 && it.Size < 0 {
-		// Unknown size: enforce the limit while streaming.
-		rc = readCloser{io.LimitReader(rc, s.MaxFileSize-int64(n)), rc}
-	}
 	cr := &countingReader{r: io.MultiReader(bytes.NewReader(b), rc)}
 	if err := s.Engine.ScanStream(cr, t, emit); err != nil {
 		return cr.n, skipNone, err
 	}
 	return cr.n, skipNone, nil
-}
-
-type readCloser struct {
-	io.Reader
-	io.Closer
 }
 
 type countingReader struct {
