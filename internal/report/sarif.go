@@ -61,7 +61,8 @@ type sarifResult struct {
 }
 
 type sarifLocation struct {
-	PhysicalLocation sarifPhysical `json:"physicalLocation"`
+	PhysicalLocation sarifPhysical  `json:"physicalLocation"`
+	Properties       map[string]any `json:"properties,omitempty"`
 }
 
 type sarifPhysical struct {
@@ -85,9 +86,14 @@ func level(confidence string) string {
 	return "error"
 }
 
-// sarifURI makes a relative URI reference from a path (no leading ./).
+// sarifURI makes a relative URI reference from a path (no leading ./),
+// or ./path when the first segment holds a colon and would read as a
+// URI scheme.
 func sarifURI(p string) string {
 	p = path.Clean(strings.TrimPrefix(p, "./"))
+	if first, _, _ := strings.Cut(p, "/"); strings.Contains(first, ":") && !strings.HasPrefix(p, "/") {
+		p = "./" + p
+	}
 	return (&url.URL{Path: p}).EscapedPath()
 }
 
@@ -129,17 +135,30 @@ func writeSARIF(w io.Writer, r *Report) error {
 			res.Properties["identifier"] = f.Identifier
 		}
 		for _, l := range f.Locations {
-			res.Locations = append(res.Locations, sarifLocation{PhysicalLocation: sarifPhysical{
+			loc := sarifLocation{PhysicalLocation: sarifPhysical{
 				ArtifactLocation: sarifArtifact{URI: sarifURI(l.Path)},
 				Region:           sarifRegion{StartLine: max(1, l.Line), StartColumn: max(1, l.Column)},
-			}})
+			}}
+			props := map[string]any{}
+			for k, v := range map[string]string{"commit": l.Commit, "author": l.Author, "email": l.Email, "date": l.Date, "url": l.URL} {
+				if v != "" {
+					props[k] = v
+				}
+			}
+			if len(l.Decoded) > 0 {
+				props["decoded"] = l.Decoded
+			}
+			if len(props) > 0 {
+				loc.Properties = props
+			}
+			res.Locations = append(res.Locations, loc)
 		}
 		run.Results = append(run.Results, res)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(sarifLog{
-		Schema:  "https://json.schemastore.org/sarif-2.1.0.json",
+		Schema:  "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json",
 		Version: "2.1.0",
 		Runs:    []sarifRun{run},
 	})
