@@ -248,17 +248,26 @@ secretGroup = 1
 keywords = ["acme_"]
 [[rules.allowlists]]
 stopwords = ["notreal"]
+[[rules]]
+id = "pkcs12-file"
+description = "PKCS#12 keystore"
+path = '''(?i)\.p(?:12|fx)$'''
 [allowlist]
 paths = ['''vendor/''']
 `,
+		"certs/client.p12": "\x30\x82\x01\x00binary keystore",
 		"a.txt":        "k = acme_4f9k2m8q1z7x3c6v0b5n9a2s\n",
 		"b.txt":        "k = acme_notreal0000000000000000\n",
 		"vendor/c.txt": "k = acme_7h2j5k8l1q4w7e0r3t6y9u2i\n",
 	})
 	res := run(t, "", "scan", "dir", "--format", "json", "--no-redact", dir)
 	r := decode(t, res.stdout)
-	if res.code != ExitFindings || len(r.Findings) != 1 || r.Findings[0].RuleID != "acme-token" || r.Findings[0].Secret != "4f9k2m8q1z7x3c6v0b5n9a2s" {
+	if res.code != ExitFindings || len(r.Findings) != 2 || r.Findings[0].RuleID != "acme-token" || r.Findings[0].Secret != "4f9k2m8q1z7x3c6v0b5n9a2s" {
 		t.Fatalf("exit %d findings %+v stderr %s", res.code, r.Findings, res.stderr)
+	}
+	// The path-only rule reports the keystore, identified by its content.
+	if f := r.Findings[1]; f.RuleID != "pkcs12-file" || !strings.HasPrefix(f.Secret, "sha256:") || !strings.HasSuffix(f.Locations[0].Path, "certs/client.p12") {
+		t.Fatalf("path-only finding %+v", f)
 	}
 }
 

@@ -83,11 +83,6 @@ func parseGitleaks(b []byte) (*Config, error) {
 		}
 	}
 	for _, gr := range f.Rules {
-		if gr.Regex == "" {
-			// A path-only rule reports files by name; LeakGuard reports
-			// secrets, so such a rule cannot be carried over.
-			return nil, fmt.Errorf("rule %s: path-only rules (no regex) are not supported", gr.ID)
-		}
 		r := rules.Rule{
 			ID:          strings.ToLower(gr.ID),
 			Description: gr.Description,
@@ -118,13 +113,28 @@ func parseGitleaks(b []byte) (*Config, error) {
 			}
 			r.SkipPaths = append(r.SkipPaths, a.Paths...)
 		}
-		// gitleaks keywords are a prefilter on the whole fragment, so its
-		// rules may place the keyword anywhere: give them a wide window.
-		r.Window = 4096
+		// gitleaks runs a rule's pattern over the whole file once a
+		// keyword is in it. Patterns that can span lines get a wide
+		// window; the rest see the keyword's line, as most secrets sit on
+		// one line with their keyword.
+		r.Window = 512
+		if spansLines(gr.Regex) {
+			r.Window = 16384
+		}
 		c.Rules = append(c.Rules, r)
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// spansLines reports whether a pattern may match across a newline.
+func spansLines(re string) bool {
+	for _, t := range []string{`(?s`, `[\s\S`, `[\S\s`, `\n`, `\r`, `[\s`} {
+		if strings.Contains(re, t) {
+			return true
+		}
+	}
+	return false
 }

@@ -98,8 +98,10 @@ type Engine struct {
 	always  []int   // rules without keywords: they run over everything
 	paths   bool    // some rule depends on the path
 	generic map[string]bool
-	opts    Options
-	maxWin  int
+	// pathOnly rules report files by path (keystores), not content.
+	pathOnly []*compiled
+	opts     Options
+	maxWin   int
 }
 
 // New compiles rules into an Engine.
@@ -142,6 +144,11 @@ func New(rs []rules.Rule, opts Options) (*Engine, error) {
 		if r.Window > e.maxWin {
 			e.maxWin = r.Window
 		}
+		if r.Regex == "" {
+			// Path-only: matched against paths by PathOnly, never content.
+			e.pathOnly = append(e.pathOnly, c)
+			continue
+		}
 		ri := len(e.rules)
 		e.rules = append(e.rules, c)
 		if r.Generic {
@@ -168,11 +175,22 @@ func New(rs []rules.Rule, opts Options) (*Engine, error) {
 	return e, nil
 }
 
-// Rules returns the rules the engine runs, in order.
+// Rules returns the rules the engine runs, in order, path-only rules last.
 func (e *Engine) Rules() []rules.Rule {
-	out := make([]rules.Rule, len(e.rules))
-	for i, c := range e.rules {
-		out[i] = c.Rule
+	out := make([]rules.Rule, 0, len(e.rules)+len(e.pathOnly))
+	for _, c := range append(slices.Clone(e.rules), e.pathOnly...) {
+		out = append(out, c.Rule)
+	}
+	return out
+}
+
+// PathOnly returns the path-only rules that report a file at path.
+func (e *Engine) PathOnly(path string) []rules.Rule {
+	var out []rules.Rule
+	for _, c := range e.pathOnly {
+		if c.runsOn(path) {
+			out = append(out, c.Rule)
+		}
 	}
 	return out
 }

@@ -77,7 +77,9 @@ type Rule struct {
 	// Keywords are what makes scanning fast: a rule without any runs over
 	// every byte of the input (allowed for imported gitleaks rules).
 	Keywords []string `toml:"keywords"`
-	// Regex is an RE2 pattern.
+	// Regex is an RE2 pattern. A rule with a Path and no Regex is a
+	// path-only rule: it reports every file whose path matches (a .p12
+	// keystore), identified by a hash of the file's content.
 	Regex string `toml:"regex"`
 	// SecretGroup is the capture group holding the secret; 0 means group 1
 	// when the pattern has groups, else the whole match.
@@ -223,6 +225,9 @@ func Validate(rs []Rule) error {
 func (r *Rule) Check() error {
 	if !idPattern.MatchString(r.ID) {
 		return fmt.Errorf("rule %q: id must be lower-case words joined by hyphens", r.ID)
+	}
+	if r.Regex == "" && r.Path == "" {
+		return fmt.Errorf("rule %s: needs a regex, a path, or both", r.ID)
 	}
 	re, err := regexp.Compile(r.Regex)
 	if err != nil {

@@ -6,6 +6,8 @@ package scan
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -176,6 +178,18 @@ func (s *Scanner) scanItem(it Item, buf *[]byte, sink func(Item, detect.Match, d
 	if s.MaxFileSize > 0 && it.Size > s.MaxFileSize {
 		return 0, skipLarge, nil
 	}
+	for _, r := range s.Engine.PathOnly(it.Path) {
+		// A file that is a secret by its kind (a keystore): report it,
+		// identified by its content's hash.
+		sum, err := hashItem(it)
+		if err != nil {
+			return 0, skipNone, err
+		}
+		m := detect.Match{RuleID: r.ID, Secret: "sha256:" + sum, Confidence: r.Confidence}
+		if m.Confidence >= s.MinConfidence {
+			sink(it, m, detect.Position{Line: 1, Column: 1})
+		}
+	}
 	rc, err := it.Open()
 	if err != nil {
 		return 0, skipNone, err
@@ -245,4 +259,18 @@ func (s *Scanner) Candidate(m detect.Match, loc finding.Location) finding.Candid
 // isBinary sniffs content: a NUL byte in the first 8 KiB means binary.
 func isBinary(b []byte) bool {
 	return bytes.IndexByte(b[:min(len(b), sniffSize)], 0) >= 0
+}
+
+// hashItem returns the hex SHA-256 of an item's content.
+func hashItem(it Item) (string, error) {
+	rc, err := it.Open()
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, rc); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
