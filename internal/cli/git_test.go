@@ -342,3 +342,49 @@ func FuzzParseRefUpdates(f *testing.F) {
 		}
 	})
 }
+
+func TestScanGitTimeoutIsPartial(t *testing.T) {
+	res := run(t, "", "scan", "git", "--timeout", "1ns", leakyRepo(t).Dir)
+	if res.code != ExitError || !strings.Contains(res.stderr, "INCOMPLETE") || !strings.Contains(res.stderr, "partial") {
+		t.Fatalf("exit %d\n%s", res.code, res.stderr)
+	}
+}
+
+func TestGlobalHook(t *testing.T) {
+	home := t.TempDir()
+	globalCfg := filepath.Join(home, "gitconfig")
+	env := append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "GIT_CONFIG_GLOBAL="+globalCfg, "GIT_CONFIG_NOSYSTEM=1")
+	cmd := exec.Command(leakguardBin(t), "hook", "install", "--global")
+	cmd.Env = env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("install --global: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(globalCfg)
+	if err != nil || !strings.Contains(string(b), "hooksPath") {
+		t.Fatalf("core.hooksPath not set: %v %s", err, b)
+	}
+	// A repository's own pre-commit hook still runs under the global one.
+	r := gittest.New(t)
+	marker := filepath.Join(t.TempDir(), "repo-hook-ran")
+	r.Write(".git/hooks/pre-commit", "#!/bin/sh\ntouch "+marker+"\n")
+	os.Chmod(filepath.Join(r.Dir, ".git/hooks/pre-commit"), 0o755)
+	commit := func(msg string) error {
+		c := exec.Command("git", "commit", "-q", "-m", msg)
+		c.Dir = r.Dir
+		c.Env = append(env, "GIT_AUTHOR_NAME=A", "GIT_AUTHOR_EMAIL=a@example.test", "GIT_COMMITTER_NAME=A", "GIT_COMMITTER_EMAIL=a@example.test")
+		return c.Run()
+	}
+	r.Write("ok.txt", "fine\n")
+	r.Git("add", "ok.txt")
+	if err := commit("clean"); err != nil {
+		t.Fatalf("clean commit blocked: %v", err)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatal("the repository's own hook did not run")
+	}
+	r.Write("leak.env", "GITHUB_TOKEN="+ghToken+"\n")
+	r.Git("add", "leak.env")
+	if err := commit("leak"); err == nil {
+		t.Fatal("global hook did not block the secret")
+	}
+}
