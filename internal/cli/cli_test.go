@@ -256,9 +256,9 @@ path = '''(?i)\.p(?:12|fx)$'''
 paths = ['''vendor/''']
 `,
 		"certs/client.p12": "\x30\x82\x01\x00binary keystore",
-		"a.txt":        "k = acme_4f9k2m8q1z7x3c6v0b5n9a2s\n",
-		"b.txt":        "k = acme_notreal0000000000000000\n",
-		"vendor/c.txt": "k = acme_7h2j5k8l1q4w7e0r3t6y9u2i\n",
+		"a.txt":            "k = acme_4f9k2m8q1z7x3c6v0b5n9a2s\n",
+		"b.txt":            "k = acme_notreal0000000000000000\n",
+		"vendor/c.txt":     "k = acme_7h2j5k8l1q4w7e0r3t6y9u2i\n",
 	})
 	res := run(t, "", "scan", "dir", "--format", "json", "--no-redact", dir)
 	r := decode(t, res.stdout)
