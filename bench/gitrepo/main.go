@@ -16,18 +16,26 @@ import (
 	"io/fs"
 	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 )
 
 func main() {
-	src := flag.String("src", filepath.Join(runtime.GOROOT(), "src"), "source tree whose files make the history")
+	src := flag.String("src", "", "source tree whose files make the history (default: $(go env GOROOT)/src)")
 	commits := flag.Int("commits", 10000, "number of commits")
 	labels := flag.String("labels", "", "write the planted secrets to this file, one per line")
 	seed := flag.Int64("seed", 1, "random seed")
 	flag.Parse()
+	if *src == "" {
+		out, err := exec.Command("go", "env", "GOROOT").Output()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "gitrepo: go env GOROOT:", err)
+			os.Exit(1)
+		}
+		*src = filepath.Join(strings.TrimSpace(string(out)), "src")
+	}
 	if err := run(*src, *commits, *labels, *seed); err != nil {
 		fmt.Fprintln(os.Stderr, "gitrepo:", err)
 		os.Exit(1)

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 )
 
 // Exit codes, documented in --help.
@@ -144,5 +143,3 @@ func (a *App) openOutput(path string) (io.Writer, func() error, error) {
 	}
 	return f, f.Close, nil
 }
-
-func joinLines(lines ...string) string { return strings.Join(lines, "\n") + "\n" }

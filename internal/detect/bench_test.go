@@ -3,7 +3,6 @@ package detect
 import (
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/leakguard/leakguard/internal/rules"
@@ -24,7 +23,7 @@ func catalogueEngine(b *testing.B) *Engine {
 func sourceSample(b *testing.B) []byte {
 	var all []byte
 	for _, f := range []string{"net/http/server.go", "net/http/transport.go", "crypto/tls/handshake_client.go", "encoding/json/decode.go"} {
-		src, err := os.ReadFile(filepath.Join(runtime.GOROOT(), "src", f))
+		src, err := os.ReadFile(filepath.Join(goroot(b), "src", f))
 		if err != nil {
 			b.Fatal(err)
 		}

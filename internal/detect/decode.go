@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"net/url"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -134,8 +135,9 @@ func findSegments(buf []byte) []segment {
 		}
 		i = k
 	}
-	// Segments were appended in scan order per kind; keep them by start.
-	slicesSortSegments(segs)
+	// Percent and escape segments start before the offset they were
+	// found at: order all by start.
+	slices.SortStableFunc(segs, func(a, b segment) int { return a.start - b.start })
 	return segs
 }
 
@@ -181,14 +183,6 @@ func looksBase64(acc uint8, padded bool) bool {
 	return acc&(fUpper|fLower) == fUpper|fLower && acc&fNotHex != 0 &&
 		acc&(fStdSym|fURLSym) != fStdSym|fURLSym &&
 		(acc&(fDigit|fStdSym) != 0 || padded)
-}
-
-func slicesSortSegments(s []segment) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j].start < s[j-1].start; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 // decodeBase64Text decodes a run that could be base64 and returns the

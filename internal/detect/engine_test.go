@@ -321,7 +321,7 @@ func TestHugeLineBoundedMemory(t *testing.T) {
 
 func BenchmarkScanSource(b *testing.B) {
 	e := testEngine(b)
-	src, err := os.ReadFile(filepath.Join(runtime.GOROOT(), "src", "net", "http", "server.go"))
+	src, err := os.ReadFile(filepath.Join(goroot(b), "src", "net", "http", "server.go"))
 	if err != nil {
 		b.Fatal(err)
 	}

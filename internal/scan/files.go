@@ -2,7 +2,6 @@ package scan
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -94,6 +93,3 @@ func ReaderItem(name string, r io.Reader) <-chan Item {
 	close(ch)
 	return ch
 }
-
-// ErrIncomplete marks a scan that could not read everything it was asked to.
-var ErrIncomplete = errors.New("scan incomplete")
