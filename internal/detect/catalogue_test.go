@@ -1,6 +1,8 @@
 package detect
 
 import (
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/leakguard/leakguard/internal/rules"
@@ -65,5 +67,35 @@ func TestCatalogueSize(t *testing.T) {
 	}
 	if providers < 150 || generic == 0 {
 		t.Fatalf("catalogue has %d provider rules and %d generic: want at least 150 and some generic", providers, generic)
+	}
+}
+
+// TestCatalogueKeywordsCoverSeparators: a pattern written a[_.-]?b must
+// have a keyword inside each spelling (a_b, a.b, a-b, ab), or the engine
+// never runs it on the spellings without one (dd.api.key in Java
+// properties was missed that way).
+func TestCatalogueKeywordsCoverSeparators(t *testing.T) {
+	rs, err := rules.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sep := regexp.MustCompile(`([A-Za-z]{2,})\[_\.-\](\??)([A-Za-z]{2,})`)
+	for _, r := range rs {
+		for _, m := range sep.FindAllStringSubmatch(r.Regex, -1) {
+			spellings := []string{"_", ".", "-"}
+			if m[2] == "?" {
+				spellings = append(spellings, "")
+			}
+			for _, s := range spellings {
+				v := strings.ToLower(m[1] + s + m[3])
+				covered := false
+				for _, k := range r.Keywords {
+					covered = covered || strings.Contains(v, k)
+				}
+				if !covered {
+					t.Errorf("rule %s: no keyword occurs in %q", r.ID, v)
+				}
+			}
+		}
 	}
 }
