@@ -319,3 +319,20 @@ func TestRepositoryCommandsNeverRun(t *testing.T) {
 		t.Fatalf("got %d secrets, want the committed and the staged one", set.Len())
 	}
 }
+
+// TestSubmodulesAreNotBlobs: a gitlink names a commit of another
+// repository that this one does not have; the scan must neither fail on
+// it nor skip the rest of the commit.
+func TestSubmodulesAreNotBlobs(t *testing.T) {
+	r := gittest.New(t)
+	r.Write("a.txt", "k="+tokA+"\n")
+	r.Git("add", "a.txt")
+	r.Git("update-index", "--add", "--cacheinfo", "160000,0123456789abcdef0123456789abcdef01234567,vendor/lib")
+	r.Git("commit", "-q", "-m", "with submodule")
+	r.Git("update-index", "--cacheinfo", "160000,89abcdef0123456789abcdef0123456789abcdef,vendor/lib")
+	r.Git("commit", "-q", "-m", "bump submodule")
+	fs := scanAll(t, r)
+	if len(fs) != 1 || fs[0].Secret != tokA {
+		t.Fatalf("got %+v", fs)
+	}
+}

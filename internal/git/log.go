@@ -130,6 +130,7 @@ func readChange(br *bufio.Reader) (Change, error) {
 	if len(fields) != 2*(parents+1)+1 {
 		return Change{}, fmt.Errorf("bad change %q", trunc(meta))
 	}
+	modes := fields[:parents+1]
 	ids := fields[parents+1 : 2*(parents+1)]
 	for _, id := range ids {
 		if !isObjectID(id) {
@@ -140,13 +141,27 @@ func readChange(br *bufio.Reader) (Change, error) {
 	if err != nil {
 		return Change{}, errors.New("truncated path")
 	}
-	return Change{
+	ch := Change{
 		Path:   path[:len(path)-1],
 		Old:    ids[:parents],
 		New:    ids[parents],
 		Status: fields[len(fields)-1],
-	}, nil
+	}
+	// Submodule entries (gitlinks, mode 160000) name commits of another
+	// repository, usually absent from this one: there is no blob to read.
+	for i, m := range modes {
+		if m == gitlinkMode {
+			if i == parents {
+				ch.New = ZeroID
+			} else {
+				ch.Old[i] = ZeroID
+			}
+		}
+	}
+	return ch, nil
 }
+
+const gitlinkMode = "160000"
 
 func isObjectID(s string) bool {
 	if len(s) != 40 && len(s) != 64 {
