@@ -249,13 +249,34 @@ func dropShadowedGeneric(buf []byte, ms []Match, e *Engine) []Match {
 	if len(provider) == len(ms) || len(provider) == 0 {
 		return ms
 	}
-	lineOf := func(off int) int { return bytes.LastIndexByte(buf[:min(off, len(buf))], '\n') }
+	// lineOf identifies a match's line by the offset of its start, looking
+	// back a bounded distance (on a longer line, matches are only compared
+	// by overlap).
+	lineOf := func(off int) int {
+		off = min(off, len(buf))
+		lo := max(0, off-1024)
+		if i := bytes.LastIndexByte(buf[lo:off], '\n'); i >= 0 || lo == 0 {
+			return lo + i
+		}
+		return -2 - off
+	}
+	providerLines := make(map[int]bool, len(provider))
+	for _, p := range provider {
+		providerLines[lineOf(p.Start)] = true
+	}
+	slices.SortFunc(provider, func(a, b Match) int { return a.Start - b.Start })
 	return slices.DeleteFunc(ms, func(m Match) bool {
 		if !e.generic[m.RuleID] {
 			return false
 		}
-		for _, p := range provider {
-			if m.Start < p.End && p.Start < m.End || lineOf(m.Start) == lineOf(p.Start) {
+		if providerLines[lineOf(m.Start)] {
+			return true
+		}
+		// Overlap: the provider matches starting before m ends, nearest
+		// first (matches are short, so a few suffice).
+		i, _ := slices.BinarySearchFunc(provider, m.End, func(p Match, end int) int { return p.Start - end })
+		for k := i - 1; k >= 0 && k >= i-8; k-- {
+			if provider[k].End > m.Start {
 				return true
 			}
 		}
@@ -466,17 +487,16 @@ func (e *Engine) keep(r *compiled, buf []byte, m *Match) bool {
 	return !lineAllowed(buf, m.Start)
 }
 
-// lineAllowed reports whether the line holding offset carries AllowMarker.
+// lineAllowed reports whether the line holding offset carries AllowMarker
+// (looking at most 1 KiB either side on very long lines).
 func lineAllowed(buf []byte, off int) bool {
-	lo := bytes.LastIndexByte(buf[:off], '\n') + 1
-	hi := bytes.IndexByte(buf[off:], '\n')
-	if hi < 0 {
-		hi = len(buf)
-	} else {
-		hi += off
+	lo := max(0, off-1024)
+	if i := bytes.LastIndexByte(buf[lo:off], '\n'); i >= 0 {
+		lo += i + 1
 	}
-	if hi-lo > 1<<16 {
-		lo, hi = max(lo, off-4096), min(hi, off+4096)
+	hi := min(len(buf), off+1024)
+	if i := bytes.IndexByte(buf[off:hi], '\n'); i >= 0 {
+		hi = off + i
 	}
 	return bytes.Contains(buf[lo:hi], []byte(AllowMarker))
 }
