@@ -86,7 +86,12 @@ func AccountID(id string) (string, error) {
 	for _, x := range b[:6] {
 		z = z<<8 | uint64(x)
 	}
-	return fmt.Sprintf("%012d", (z&0x7fffffffff80)>>7), nil
+	acct := (z & 0x7fffffffff80) >> 7
+	if acct > 999_999_999_999 {
+		// 40 bits reach past 12 digits; no real key decodes there.
+		return "", fmt.Errorf("key ID %q does not decode to an account ID", redact(id))
+	}
+	return fmt.Sprintf("%012d", acct), nil
 }
 
 func redact(id string) string {
