@@ -47,7 +47,8 @@ type Finding struct {
 	Hint       string            `json:"hint,omitempty"`
 	Locations  []Location        `json:"locations"`
 
-	rank int // confidence as a number, for merging
+	rank int                  // confidence as a number, for merging
+	seen map[locationKey]bool // Locations already recorded
 }
 
 // Fingerprint identifies a secret by its content: the same secret has the
@@ -137,17 +138,24 @@ func (s *Set) Add(c Candidate) bool {
 		}
 		f.Attributes[k] = v
 	}
-	for _, l := range f.Locations {
-		if sameLocation(l, c.Location) {
-			return true
-		}
+	key := locationKey{c.Location.Path, c.Location.Line, c.Location.Column, c.Location.Commit}
+	if f.seen[key] {
+		return true
 	}
+	if f.seen == nil {
+		f.seen = map[locationKey]bool{}
+	}
+	f.seen[key] = true
 	f.Locations = append(f.Locations, c.Location)
 	return true
 }
 
-func sameLocation(a, b Location) bool {
-	return a.Path == b.Path && a.Line == b.Line && a.Column == b.Column && a.Commit == b.Commit
+// locationKey identifies a location: the same place seen twice (a blob
+// met through two commits, a chunk overlap) is one location.
+type locationKey struct {
+	path      string
+	line, col int
+	commit    string
 }
 
 // Len returns the number of distinct secrets.
@@ -165,6 +173,7 @@ func (s *Set) Findings(redact bool) []Finding {
 	out := make([]Finding, 0, len(s.byFP))
 	for fp, f := range s.byFP {
 		c := *f
+		c.seen = nil
 		c.Locations = slices.Clone(f.Locations)
 		slices.SortFunc(c.Locations, compareLocations)
 		c.Secret = s.secret[fp]
