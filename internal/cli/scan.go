@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -367,9 +369,7 @@ func loadSkips(cfg *config.Config, ignorePath, baselinePath, dir string) (map[st
 	if err != nil {
 		return nil, fmt.Errorf("config: allowlist fingerprints: %w", err)
 	}
-	for k := range cf {
-		skip[k] = true
-	}
+	maps.Copy(skip, cf)
 	if ignorePath == "" && dir != "" {
 		if p := filepath.Join(dir, ".leakguardignore"); fileExists(p) {
 			ignorePath = p
@@ -377,10 +377,10 @@ func loadSkips(cfg *config.Config, ignorePath, baselinePath, dir string) (map[st
 	}
 	for _, src := range []struct {
 		path  string
-		parse func(*os.File) (map[string]bool, error)
+		parse func(io.Reader) (map[string]bool, error)
 	}{
-		{ignorePath, func(f *os.File) (map[string]bool, error) { return finding.ParseIgnore(f) }},
-		{baselinePath, func(f *os.File) (map[string]bool, error) { return finding.ParseBaseline(f) }},
+		{ignorePath, finding.ParseIgnore},
+		{baselinePath, finding.ParseBaseline},
 	} {
 		if src.path == "" {
 			continue
@@ -394,9 +394,7 @@ func loadSkips(cfg *config.Config, ignorePath, baselinePath, dir string) (map[st
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", src.path, err)
 		}
-		for k := range m {
-			skip[k] = true
-		}
+		maps.Copy(skip, m)
 	}
 	return skip, nil
 }

@@ -82,6 +82,10 @@ func TestParseIgnore(t *testing.T) {
 	if _, err := ParseIgnore(strings.NewReader("src/a.go:12\n")); err == nil {
 		t.Fatal("line-number ignore accepted")
 	}
+	// A secret pasted into the ignore file is not echoed in the error.
+	if _, err := ParseIgnore(strings.NewReader("ghp_Rk3v9QxT2mWb7LpZ4nYc8HsJ1dFg6A0000\n")); err == nil || strings.Contains(err.Error(), "Rk3v") {
+		t.Fatalf("err = %v", err)
+	}
 }
 
 func TestParseBaseline(t *testing.T) {

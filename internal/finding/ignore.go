@@ -27,7 +27,8 @@ func ParseIgnore(r io.Reader) (map[string]bool, error) {
 		fp, _, _ := strings.Cut(line, " ")
 		fp, _, _ = strings.Cut(fp, "\t")
 		if !fingerprintPattern.MatchString(fp) {
-			return nil, fmt.Errorf("line %d: %q is not a fingerprint (want lg1: and 32 hex digits)", n, truncate(fp, 40))
+			// The line is not echoed: it may be a secret pasted by mistake.
+			return nil, fmt.Errorf("line %d is not a fingerprint (want lg1: and 32 hex digits, then an optional comment)", n)
 		}
 		out[fp] = true
 	}
