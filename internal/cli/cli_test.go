@@ -313,7 +313,7 @@ func TestSARIFShape(t *testing.T) {
 			t.Errorf("result %+v: bad rule index or fingerprint", r)
 		}
 		for _, l := range r.Locations {
-			if l.PhysicalLocation.Region.StartLine < 1 || strings.HasPrefix(l.PhysicalLocation.ArtifactLocation.URI, "/") == false && l.PhysicalLocation.ArtifactLocation.URI == "" {
+			if l.PhysicalLocation.Region.StartLine < 1 || l.PhysicalLocation.ArtifactLocation.URI == "" {
 				t.Errorf("bad location %+v", l)
 			}
 		}

@@ -16,13 +16,7 @@ import (
 // gitRevs turns --branch, --since and --range into git log arguments.
 // ok is false when there is nothing to scan (a range A..A).
 func gitRevs(ctx context.Context, repo *git.Repo, o scanOptions) (revs []string, ok bool, err error) {
-	verify := func(rev string) (string, error) {
-		id, err := repo.ResolveCommit(ctx, rev)
-		if err != nil {
-			return "", err
-		}
-		return id, nil
-	}
+	verify := func(rev string) (string, error) { return repo.ResolveCommit(ctx, rev) }
 	if o.rangeSpec != "" {
 		if o.branch != "" || o.since != "" {
 			return nil, false, usagef("--range cannot be combined with --branch or --since")
