@@ -72,9 +72,11 @@ func (a *App) preReceive(ctx context.Context, run *scanRun, start time.Time) err
 			revs = append(revs, u.New)
 		}
 	}
+	// reject refuses a push that could not be scanned completely: exit 2,
+	// as for any incomplete scan (1 is kept for secrets found).
 	reject := func(format string, args ...any) error {
 		fmt.Fprintf(a.Stderr, "leakguard: push rejected: "+format+"\n", args...)
-		return exitCode(ExitFindings)
+		return exitCode(ExitError)
 	}
 	if len(revs) == 0 {
 		return nil

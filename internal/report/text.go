@@ -50,7 +50,7 @@ func writeText(w io.Writer, r *Report) error {
 	return bw.Flush()
 }
 
-// Summary writes the one-line summary for people (to stderr).
+// WriteSummary writes the one-line summary for people (to stderr).
 func WriteSummary(w io.Writer, r *Report) {
 	locs := 0
 	for _, f := range r.Findings {

@@ -72,10 +72,10 @@ type Rule struct {
 	Description string `toml:"description"`
 	// Provider groups rules of one service ("aws", "github").
 	Provider string `toml:"provider"`
-	// Keywords are matched case-insensitively; the pattern only runs in a
-	// window around a keyword hit.
-	// Keywords are what makes scanning fast: a rule without any runs over
-	// every byte of the input (allowed for imported gitleaks rules).
+	// Keywords are matched case-insensitively, and the pattern only runs
+	// in a window around a keyword hit: that is what makes scanning fast.
+	// A rule without keywords runs over every byte of the input (allowed
+	// for imported gitleaks rules).
 	Keywords []string `toml:"keywords"`
 	// Regex is an RE2 pattern. A rule with a Path and no Regex is a
 	// path-only rule: it reports every file whose path matches (a .p12
