@@ -109,6 +109,10 @@ printf '%%s\n' "$input" | exec %s scan pre-receive %s
 	if *global {
 		out, _ := exec.CommandContext(ctx, "git", "config", "--global", "--get", "core.hooksPath").Output()
 		hooksDir = strings.TrimSpace(string(out))
+		if hooksDir != "" && !filepath.IsAbs(hooksDir) && !strings.HasPrefix(hooksDir, "~") {
+			// Relative to each repository (husky's .husky): no one place.
+			return fmt.Errorf("hook install --global: the global core.hooksPath %q is relative to each repository; install per repository instead", hooksDir)
+		}
 		if hooksDir == "" {
 			cfg, err := os.UserConfigDir()
 			if err != nil {
