@@ -109,7 +109,14 @@ printf '%%s\n' "$input" | exec %s scan pre-receive %s
 	if *global {
 		out, _ := exec.CommandContext(ctx, "git", "config", "--global", "--get", "core.hooksPath").Output()
 		hooksDir = strings.TrimSpace(string(out))
-		if hooksDir != "" && !filepath.IsAbs(hooksDir) && !strings.HasPrefix(hooksDir, "~") {
+		if rest, ok := strings.CutPrefix(hooksDir, "~/"); ok {
+			home, err := os.UserHomeDir()
+			if err != nil {
+				return fmt.Errorf("hook install --global: %w", err)
+			}
+			hooksDir = filepath.Join(home, rest) // git expands ~ the same way
+		}
+		if hooksDir != "" && !filepath.IsAbs(hooksDir) {
 			// Relative to each repository (husky's .husky): no one place.
 			return fmt.Errorf("hook install --global: the global core.hooksPath %q is relative to each repository; install per repository instead", hooksDir)
 		}
