@@ -79,6 +79,9 @@ type Responder struct {
 	Base aws.Config
 	// Accounts lists the accounts LeakGuard may act in.
 	Accounts []Account
+	// DefaultPolicy applies to accounts without a policy of their own
+	// (default Quarantine).
+	DefaultPolicy Policy
 	// Audit receives every step. Required.
 	Audit audit.Recorder
 	// Actor names who is acting, for the audit log (a user or "leakguard serve").

@@ -124,6 +124,9 @@ func (r *Responder) Identify(ctx context.Context, req IdentifyRequest) (Identity
 	acct, _ := r.account(id.Account)
 	id.AccountName, id.Policy = acct.Name, acct.Policy
 	if id.Policy == "" {
+		id.Policy = r.DefaultPolicy
+	}
+	if id.Policy == "" {
 		id.Policy = Quarantine
 	}
 	if id.Temporary {
