@@ -5,11 +5,16 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/http"
 	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 // Exit codes, documented in --help.
@@ -27,6 +32,22 @@ type App struct {
 	// IsTerminal reports whether a writer is an interactive terminal
 	// (progress bars are drawn only there).
 	IsTerminal func(w io.Writer) bool
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(string) string
+	// Logger receives diagnostics; nil means text to Stderr at warning level.
+	Logger *slog.Logger
+	// HTTPClient, SMTPTLS and AWSConfig override how the aws commands
+	// reach webhooks, mail servers and AWS; nil means the defaults.
+	HTTPClient *http.Client
+	SMTPTLS    *tls.Config
+	AWSConfig  *aws.Config
+}
+
+func (a *App) logger() *slog.Logger {
+	if a.Logger != nil {
+		return a.Logger
+	}
+	return slog.New(slog.NewTextHandler(a.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
 // usageError is a mistake in the command line: exit 2 with usage.
@@ -45,15 +66,20 @@ Usage:
   leakguard scan staged [REPO]    scan what is about to be committed
   leakguard scan pre-receive      reject pushes that add secrets (server hook)
   leakguard hook install          install the pre-commit (or pre-receive) hook
+  leakguard aws whois KEY_ID      who owns a leaked AWS key
+  leakguard aws contain KEY_ID    quarantine it, check it holds, tell the owner
+  leakguard aws activity KEY_ID   what the key was used for (CloudTrail)
+  leakguard aws release KEY_ID    lift the quarantine once the key is rotated
   leakguard rules                 list the detection rules
   leakguard version               print the version
 
-Run 'leakguard scan --help' and 'leakguard hook --help' for options.
+Run 'leakguard scan --help', 'leakguard hook --help' and 'leakguard aws --help' for options.
 
 Exit codes:
   0  nothing found
   1  secrets found
   2  usage or runtime error, or a scan that could not read everything
+  3  (aws contain) key contained, but the owner was not told yet: run it again
 `
 
 // Run runs the command line and returns the exit code.
@@ -101,6 +127,8 @@ func (a *App) dispatch(ctx context.Context, args []string) error {
 		return a.listRules(args[1:])
 	case "hook":
 		return a.hook(ctx, args[1:])
+	case "aws":
+		return a.aws(ctx, args[1:])
 	}
 	return usagef("unknown command %q", args[0])
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"github.com/leakguard/leakguard/internal/mototest"
 	"net"
 	"net/http"
 	"net/http/cgi"
@@ -43,7 +44,7 @@ type buildError struct {
 func (e *buildError) Error() string { return e.err.Error() + ": " + e.out }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := mototest.Main(m)
 	if binPath != "" {
 		os.RemoveAll(filepath.Dir(binPath))
 	}

@@ -16,6 +16,7 @@ import (
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/leakguard/leakguard/internal/audit"
+	"github.com/leakguard/leakguard/internal/awskey"
 )
 
 const (
@@ -83,6 +84,19 @@ func revokeTime(doc string) (time.Time, bool) {
 		}
 	}
 	return time.Time{}, false
+}
+
+const revokeDetail = "sessions issued before "
+
+// RevokeCutoff reads the session-revocation cut-off from an audit entry of
+// a containment, so that a later run can pass it as Request.Since.
+func RevokeCutoff(e audit.Entry) (time.Time, bool) {
+	s, ok := strings.CutPrefix(e.Detail, revokeDetail)
+	if e.Step != "revoke-sessions" || !ok || (e.Outcome != audit.Done && e.Outcome != audit.Already) {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	return t, err == nil
 }
 
 // Request asks for one leaked key to be contained.
@@ -161,8 +175,33 @@ func (x *run) fail(ctx context.Context, e audit.Entry, err error) error {
 func (r *Responder) Contain(ctx context.Context, req Request) (Result, error) {
 	res := Result{Started: r.now()}
 	x := &run{r: r, req: req, res: &res}
+	// Verification signs with the leaked key, not with the account's
+	// credentials, so it runs while the key is identified.
+	type verified struct {
+		live  Liveness
+		entry audit.Entry
+		err   error
+	}
+	var verifyDone chan verified
+	if req.Secret != "" && !req.DryRun && awskey.IsAccessKeyID(req.KeyID) {
+		verifyDone = make(chan verified, 1)
+		go func() {
+			l, e, err := r.verify(ctx, req.Credentials)
+			verifyDone <- verified{l, e, err}
+		}()
+	}
 	id, err := r.Identify(ctx, IdentifyRequest{KeyID: req.KeyID, Principal: req.Principal, Incident: req.Incident})
 	res.Identity = id
+	if verifyDone != nil {
+		v := <-verifyDone
+		res.Live = v.live
+		if rerr := x.record(ctx, v.entry); rerr != nil {
+			return res, rerr
+		}
+		if v.err != nil {
+			r.logger().Warn("could not verify the leaked key; containing anyway", "key_id", req.KeyID, "err", v.err)
+		}
+	}
 	if err != nil {
 		return res, x.fail(ctx, audit.Entry{Step: "identify", Action: "sts:GetAccessKeyInfo, iam:GetAccessKeyLastUsed"}, err)
 	}
@@ -170,23 +209,16 @@ func (r *Responder) Contain(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	if req.Secret != "" && !req.DryRun {
-		live, err := r.Verify(ctx, req.Credentials, req.Incident)
-		res.Live = live
+	if res.Live.Live && id.Principal == "" {
+		typ, name, err := principalFromCaller(res.Live.ARN)
 		if err != nil {
-			r.logger().Warn("could not verify the leaked key; containing anyway", "key_id", req.KeyID, "err", err)
+			return res, err
 		}
-		if live.Live && id.Principal == "" {
-			typ, name, err := principalFromCaller(live.ARN)
-			if err != nil {
-				return res, err
-			}
-			id.PrincipalType, id.Principal = typ, name
-			if err := r.describePrincipal(ctx, x.c, &id); err != nil {
-				return res, err
-			}
-			res.Identity = id
+		id.PrincipalType, id.Principal = typ, name
+		if err := r.describePrincipal(ctx, x.c, &id); err != nil {
+			return res, err
 		}
+		res.Identity = id
 	}
 	if err := x.record(ctx, audit.Entry{Step: "identify", Action: "sts:GetAccessKeyInfo, iam:GetAccessKeyLastUsed", Outcome: audit.Checked,
 		Detail: fmt.Sprintf("account %s (%s), %s %s, key %s", id.Account, id.AccountSource, id.PrincipalType, id.Principal, id.Status)}); err != nil {
@@ -377,7 +409,7 @@ func (x *run) denyAll(ctx context.Context) error {
 // leaked long-term key.
 func (x *run) revoke(ctx context.Context, since time.Time) error {
 	id := &x.res.Identity
-	e := audit.Entry{Step: "revoke-sessions", Target: revokePolicyName, Detail: "sessions issued before " + since.Format(time.RFC3339)}
+	e := audit.Entry{Step: "revoke-sessions", Target: revokePolicyName, Detail: revokeDetail + since.Format(time.RFC3339)}
 	var existing string
 	var err error
 	switch id.PrincipalType {
@@ -407,7 +439,7 @@ func (x *run) revoke(ctx context.Context, since time.Time) error {
 			return x.fail(ctx, e, err)
 		}
 		if t, ok := revokeTime(doc); ok && !t.Before(since) {
-			e.Outcome, e.Detail = audit.Already, "sessions issued before "+t.Format(time.RFC3339)+" are already revoked"
+			e.Outcome, e.Detail = audit.Already, revokeDetail+t.Format(time.RFC3339)
 			return x.record(ctx, e)
 		}
 	}
@@ -451,14 +483,27 @@ func contains(list []string, s string) bool {
 // IAM is eventually consistent, so the proof is retried until CheckTimeout.
 func (x *run) check(ctx context.Context) error {
 	id := x.res.Identity
-	fresh := Identity{KeyID: id.KeyID, Account: id.Account, PrincipalType: id.PrincipalType, Principal: id.Principal}
-	if err := x.r.describePrincipal(ctx, x.c, &fresh); err != nil {
-		return x.fail(ctx, audit.Entry{Step: "check", Action: "iam:ListAttachedUserPolicies, iam:ListUserPolicies"}, err)
-	}
-	if !id.Temporary {
-		if err := x.r.lookupKey(ctx, x.c, &fresh); err != nil {
-			return x.fail(ctx, audit.Entry{Step: "check", Action: "iam:ListAccessKeys"}, err)
-		}
+	fresh := Identity{KeyID: id.KeyID, Account: id.Account, PrincipalType: id.PrincipalType, Principal: id.Principal, Status: id.Status}
+	err := concurrently(
+		func() error { return x.r.listPolicies(ctx, x.c, &fresh) },
+		func() error {
+			if id.Temporary {
+				return nil
+			}
+			keys, err := x.c.iam.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(id.Principal)})
+			if err != nil {
+				return fmt.Errorf("iam:ListAccessKeys %s: %w", id.Principal, err)
+			}
+			fresh.Status = StatusDeleted
+			for _, k := range keys.AccessKeyMetadata {
+				if aws.ToString(k.AccessKeyId) == id.KeyID {
+					fresh.Status = string(k.Status)
+				}
+			}
+			return nil
+		})
+	if err != nil {
+		return x.fail(ctx, audit.Entry{Step: "check", Action: "iam:ListAttachedUserPolicies, iam:ListUserPolicies, iam:ListAccessKeys"}, err)
 	}
 	var missing []string
 	quarantined := false

@@ -221,6 +221,18 @@ func (r *Responder) clients(ctx context.Context, account string) (*accountClient
 	return c, nil
 }
 
+// Config returns the SDK configuration LeakGuard acts with in account:
+// the assumed role where one is configured, with LeakGuard's retries,
+// rate limit and user agent. Other services (CloudTrail, Support) use it
+// to work in the leaked key's account.
+func (r *Responder) Config(ctx context.Context, account string) (aws.Config, error) {
+	c, err := r.clients(ctx, account)
+	if err != nil {
+		return aws.Config{}, err
+	}
+	return c.cfg, nil
+}
+
 // selfAccount is the account of the responder's own identity.
 func (r *Responder) selfAccount(ctx context.Context) (string, error) {
 	r.mu.Lock()

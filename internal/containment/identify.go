@@ -2,9 +2,11 @@ package containment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -199,56 +201,112 @@ func (r *Responder) lookupKey(ctx context.Context, c *accountClients, id *Identi
 	return nil
 }
 
-// describePrincipal fills the principal's ARN, groups and policies.
+// describePrincipal fills the principal's ARN, groups and policies. The
+// reads run concurrently: they sit on the path to containment.
 func (r *Responder) describePrincipal(ctx context.Context, c *accountClients, id *Identity) error {
+	name := aws.String(id.Principal)
+	var calls []func() error
 	switch id.PrincipalType {
 	case "user":
-		u, err := c.iam.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(id.Principal)})
-		if err != nil {
-			return fmt.Errorf("iam:GetUser %s: %w", id.Principal, err)
+		calls = []func() error{
+			func() error {
+				u, err := c.iam.GetUser(ctx, &iam.GetUserInput{UserName: name})
+				if err != nil {
+					return fmt.Errorf("iam:GetUser %s: %w", id.Principal, err)
+				}
+				id.PrincipalARN = aws.ToString(u.User.Arn)
+				return nil
+			},
+			func() error {
+				groups, err := c.iam.ListGroupsForUser(ctx, &iam.ListGroupsForUserInput{UserName: name})
+				if err != nil {
+					return fmt.Errorf("iam:ListGroupsForUser %s: %w", id.Principal, err)
+				}
+				for _, g := range groups.Groups {
+					id.Groups = append(id.Groups, aws.ToString(g.GroupName))
+				}
+				return nil
+			},
+			func() error { return r.listPolicies(ctx, c, id) },
 		}
-		id.PrincipalARN = aws.ToString(u.User.Arn)
-		groups, err := c.iam.ListGroupsForUser(ctx, &iam.ListGroupsForUserInput{UserName: aws.String(id.Principal)})
-		if err != nil {
-			return fmt.Errorf("iam:ListGroupsForUser %s: %w", id.Principal, err)
-		}
-		for _, g := range groups.Groups {
-			id.Groups = append(id.Groups, aws.ToString(g.GroupName))
-		}
-		att, err := c.iam.ListAttachedUserPolicies(ctx, &iam.ListAttachedUserPoliciesInput{UserName: aws.String(id.Principal)})
-		if err != nil {
-			return fmt.Errorf("iam:ListAttachedUserPolicies %s: %w", id.Principal, err)
-		}
-		for _, p := range att.AttachedPolicies {
-			id.Attached = append(id.Attached, aws.ToString(p.PolicyArn))
-		}
-		in, err := c.iam.ListUserPolicies(ctx, &iam.ListUserPoliciesInput{UserName: aws.String(id.Principal)})
-		if err != nil {
-			return fmt.Errorf("iam:ListUserPolicies %s: %w", id.Principal, err)
-		}
-		id.Inline = in.PolicyNames
 	case "role":
-		ro, err := c.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(id.Principal)})
-		if err != nil {
-			return fmt.Errorf("iam:GetRole %s: %w", id.Principal, err)
+		calls = []func() error{
+			func() error {
+				ro, err := c.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: name})
+				if err != nil {
+					return fmt.Errorf("iam:GetRole %s: %w", id.Principal, err)
+				}
+				id.PrincipalARN = aws.ToString(ro.Role.Arn)
+				return nil
+			},
+			func() error { return r.listPolicies(ctx, c, id) },
 		}
-		id.PrincipalARN = aws.ToString(ro.Role.Arn)
-		att, err := c.iam.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String(id.Principal)})
-		if err != nil {
-			return fmt.Errorf("iam:ListAttachedRolePolicies %s: %w", id.Principal, err)
-		}
-		for _, p := range att.AttachedPolicies {
-			id.Attached = append(id.Attached, aws.ToString(p.PolicyArn))
-		}
-		in, err := c.iam.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: aws.String(id.Principal)})
-		if err != nil {
-			return fmt.Errorf("iam:ListRolePolicies %s: %w", id.Principal, err)
-		}
-		id.Inline = in.PolicyNames
 	case "root":
 		id.PrincipalARN = "arn:aws:iam::" + id.Account + ":root"
 	}
-	return nil
+	return concurrently(calls...)
+}
+
+// listPolicies fills the principal's attached and inline policies.
+func (r *Responder) listPolicies(ctx context.Context, c *accountClients, id *Identity) error {
+	name := aws.String(id.Principal)
+	var attached, inline []string
+	err := concurrently(
+		func() error {
+			if id.PrincipalType == "role" {
+				att, err := c.iam.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: name})
+				if err != nil {
+					return fmt.Errorf("iam:ListAttachedRolePolicies %s: %w", id.Principal, err)
+				}
+				for _, p := range att.AttachedPolicies {
+					attached = append(attached, aws.ToString(p.PolicyArn))
+				}
+				return nil
+			}
+			att, err := c.iam.ListAttachedUserPolicies(ctx, &iam.ListAttachedUserPoliciesInput{UserName: name})
+			if err != nil {
+				return fmt.Errorf("iam:ListAttachedUserPolicies %s: %w", id.Principal, err)
+			}
+			for _, p := range att.AttachedPolicies {
+				attached = append(attached, aws.ToString(p.PolicyArn))
+			}
+			return nil
+		},
+		func() error {
+			if id.PrincipalType == "role" {
+				in, err := c.iam.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: name})
+				if err != nil {
+					return fmt.Errorf("iam:ListRolePolicies %s: %w", id.Principal, err)
+				}
+				inline = in.PolicyNames
+				return nil
+			}
+			in, err := c.iam.ListUserPolicies(ctx, &iam.ListUserPoliciesInput{UserName: name})
+			if err != nil {
+				return fmt.Errorf("iam:ListUserPolicies %s: %w", id.Principal, err)
+			}
+			inline = in.PolicyNames
+			return nil
+		},
+	)
+	id.Attached, id.Inline = attached, inline
+	return err
+}
+
+// concurrently runs calls at once and returns their errors joined. Each
+// call must write only its own fields.
+func concurrently(calls ...func() error) error {
+	errs := make([]error, len(calls))
+	var wg sync.WaitGroup
+	for i, call := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = call()
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // Liveness is what sts:GetCallerIdentity signed with the leaked key said.
@@ -280,48 +338,52 @@ type Credentials struct {
 	SessionToken string
 }
 
-// leakedConfig is an SDK config signing with the leaked credentials: no
-// retries, so a leaked key is never used more than needed.
+// leakedConfig is an SDK config signing with the leaked credentials, with
+// at most one retry, so a leaked key is never used more than needed.
 func (r *Responder) leakedConfig(cred Credentials, purpose string) aws.Config {
 	cfg := r.Base.Copy()
 	cfg.Credentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 		return aws.Credentials{AccessKeyID: cred.KeyID, SecretAccessKey: cred.Secret, SessionToken: cred.SessionToken, Source: "leaked"}, nil
 	})
-	cfg.RetryMaxAttempts = 1
-	cfg.Retryer = nil
+	// One retry, for connection errors only: AWS's refusals are final.
+	cfg.RetryMaxAttempts, cfg.Retryer = 2, nil
 	version := r.Version
 	if version == "" {
 		version = "dev"
 	}
-	cfg.APIOptions = append(append(cfg.APIOptions[:0:0], cfg.APIOptions...), awsmiddleware.AddUserAgentKeyValue("leakguard", version+"-"+purpose))
+	// Calls signed with the key count against its account's API limits.
+	account, _ := awskey.AccountID(cred.KeyID)
+	cfg.APIOptions = append(append(cfg.APIOptions[:0:0], cfg.APIOptions...),
+		awsmiddleware.AddUserAgentKeyValue("leakguard", version+"-"+purpose), r.limiterFor(account).middleware)
 	return cfg
 }
 
 // Verify calls sts:GetCallerIdentity signed with the leaked credentials, the
 // one call that policies cannot deny, to tell whether the key is live. It
-// never calls anything else with them.
+// never calls anything else with them. The call is audited.
 func (r *Responder) Verify(ctx context.Context, cred Credentials, incident string) (Liveness, error) {
-	out, err := sts.NewFromConfig(r.leakedConfig(cred, "verify")).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-	e := audit.Entry{Time: r.now(), Incident: incident, KeyID: cred.KeyID, Actor: r.Actor, Step: "verify", Action: "sts:GetCallerIdentity (signed with the leaked key)"}
-	var l Liveness
-	switch {
-	case err == nil:
-		l = Liveness{Checked: true, Live: true, ARN: aws.ToString(out.Arn), Account: aws.ToString(out.Account)}
-		e.Outcome, e.Detail, e.RequestID, e.Account = audit.Checked, "live: "+l.ARN, requestID(out.ResultMetadata), l.Account
-	case isInvalidKey(err) || errorCode(err) == "SignatureDoesNotMatch":
-		l = Liveness{Checked: true, Detail: errorCode(err)}
-		e.Outcome, e.Detail, e.RequestID = audit.Checked, "not live: "+errorCode(err), errRequestID(err)
-	default:
-		e.Outcome, e.Error, e.RequestID = audit.Failed, err.Error(), errRequestID(err)
-		err = fmt.Errorf("verify %s with sts:GetCallerIdentity: %w", cred.KeyID, err)
-	}
+	l, e, err := r.verify(ctx, cred)
+	e.Time, e.Incident, e.KeyID, e.Actor = r.now(), incident, cred.KeyID, r.Actor
 	if rerr := r.Audit.Record(ctx, e); rerr != nil {
 		return l, rerr
 	}
-	if e.Outcome == audit.Failed {
-		return l, err
+	return l, err
+}
+
+func (r *Responder) verify(ctx context.Context, cred Credentials) (Liveness, audit.Entry, error) {
+	out, err := sts.NewFromConfig(r.leakedConfig(cred, "verify")).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	e := audit.Entry{Step: "verify", Action: "sts:GetCallerIdentity (signed with the leaked key)"}
+	switch {
+	case err == nil:
+		l := Liveness{Checked: true, Live: true, ARN: aws.ToString(out.Arn), Account: aws.ToString(out.Account)}
+		e.Outcome, e.Detail, e.RequestID = audit.Checked, "live: "+l.ARN, requestID(out.ResultMetadata)
+		return l, e, nil
+	case isInvalidKey(err) || errorCode(err) == "SignatureDoesNotMatch":
+		e.Outcome, e.Detail, e.RequestID = audit.Checked, "not live: "+errorCode(err), errRequestID(err)
+		return Liveness{Checked: true, Detail: errorCode(err)}, e, nil
 	}
-	return l, nil
+	e.Outcome, e.Error, e.RequestID = audit.Failed, err.Error(), errRequestID(err)
+	return Liveness{}, e, fmt.Errorf("verify %s with sts:GetCallerIdentity: %w", cred.KeyID, err)
 }
 
 // principalFromCaller turns a GetCallerIdentity ARN into the principal to

@@ -197,11 +197,10 @@ func (s *Server) Config(creds aws.Credentials) aws.Config {
 
 func (s *Server) config(p aws.CredentialsProvider) aws.Config {
 	return aws.Config{
-		Region:           "us-east-1",
-		Credentials:      p,
-		BaseEndpoint:     aws.String(s.URL),
-		HTTPClient:       &http.Client{Timeout: 60 * time.Second},
-		RetryMaxAttempts: 1,
+		Region:       "us-east-1",
+		Credentials:  p,
+		BaseEndpoint: aws.String(s.URL),
+		HTTPClient:   &http.Client{Timeout: 60 * time.Second},
 	}
 }
 

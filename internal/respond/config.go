@@ -56,6 +56,7 @@ type AccountConfig struct {
 // CloudTrailConfig says where a key's activity is read from.
 type CloudTrailConfig struct {
 	Regions  []string `toml:"regions"`  // LookupEvents regions; default us-east-1
+	Endpoint string   `toml:"endpoint"` // custom CloudTrail endpoint; default aws.endpoint, then AWS's
 	Lookback Duration `toml:"lookback"` // how far back to look when no time is given; default 24h
 	Bucket   string   `toml:"bucket"`   // central trail bucket, optional
 	Prefix   string   `toml:"prefix"`
