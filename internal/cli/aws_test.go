@@ -387,3 +387,50 @@ func parseMail(t *testing.T, data []byte) (subject, text, html string) {
 	}
 	return subject, text, html
 }
+
+// TestAWSContainFailureTellsOwner: LeakGuard may read IAM but not change
+// it. Containment fails with AWS's refusal, exit 2, and the owner is told
+// at once that the key is NOT contained.
+func TestAWSContainFailureTellsOwner(t *testing.T) {
+	e, cfgText := newAWSEnv(t, "")
+	ctx := context.Background()
+	e.admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("victim")})
+	k, err := e.admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("victim")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("reader")})
+	e.admin.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: aws.String("reader"), PolicyArn: aws.String("arn:aws:iam::aws:policy/IAMReadOnlyAccess")})
+	e.admin.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String("reader"), PolicyName: aws.String("sts"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["sts:GetAccessKeyInfo","sts:GetCallerIdentity"],"Resource":"*"}]}`)})
+	rk, err := e.admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("reader")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", *rk.AccessKey.AccessKeyId)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", *rk.AccessKey.SecretAccessKey)
+	cfg := writeConfig(t, e.dir, strings.Replace(cfgText, "CLOUDTRAIL", "http://127.0.0.1:1", 1))
+	code, out, errOut := e.run(t, "", "contain", *k.AccessKey.AccessKeyId, "--config", cfg)
+	if code != ExitError || !strings.Contains(errOut, "AccessDenied") {
+		t.Fatalf("contain without permission: exit %d\n%s\n%s", code, out, errOut)
+	}
+	msgs := e.mail.Wait(1, 10*time.Second)
+	if len(msgs) != 1 {
+		t.Fatalf("%d emails: the owner was not told containment failed", len(msgs))
+	}
+	subject, text, _ := parseMail(t, msgs[0].Data)
+	if !strings.Contains(strings.ToUpper(subject+text), "FAILED") || !strings.Contains(text, *k.AccessKey.AccessKeyId) {
+		t.Errorf("failure email does not say it failed:\n%s\n%s", subject, text)
+	}
+	entries, _ := audit.ReadFile(e.auditLg)
+	var told bool
+	for _, en := range entries {
+		told = told || (en.Step == "notify-not-contained" && en.Outcome == audit.Done)
+	}
+	if !told {
+		t.Errorf("audit log lacks notify-not-contained: %+v", entries)
+	}
+	if len(e.tickets.got) != 0 {
+		t.Errorf("a case was opened for an incident that is not contained yet: %v", e.tickets.got)
+	}
+}

@@ -132,7 +132,17 @@ func (p *Playbook) Run(ctx context.Context, a Alert) (Report, error) {
 		DryRun: a.DryRun, Incident: rep.Incident, Since: since,
 	})
 	rep.Containment = res
-	if err != nil || a.DryRun {
+	if a.DryRun {
+		return rep, err
+	}
+	if err != nil {
+		// The key may still work: its owners must hear it now, from the
+		// failed step on. The incident stays open.
+		if res.Identity.Account != "" {
+			if nerr := p.notify(ctx, a, &rep, history, "notify-not-contained"); nerr != nil {
+				err = errors.Join(err, fmt.Errorf("notify the owner that containment failed: %w", nerr))
+			}
+		}
 		return rep, err
 	}
 
@@ -156,7 +166,7 @@ func (p *Playbook) Run(ctx context.Context, a Alert) (Report, error) {
 	}
 
 	var followUp []error
-	if err := p.notify(ctx, a, &rep, history); err != nil {
+	if err := p.notify(ctx, a, &rep, history, "notify"); err != nil {
 		followUp = append(followUp, err)
 	}
 	if err := p.openCase(ctx, a, &rep, history); err != nil {
@@ -207,11 +217,14 @@ func (p *Playbook) Incident(a Alert, rep Report) notify.Incident {
 	return inc
 }
 
-func (p *Playbook) notify(ctx context.Context, a Alert, rep *Report, history []audit.Entry) error {
+// notify tells the owners once per incident and step: "notify" once the
+// key is contained, "notify-not-contained" when containment failed (so a
+// later successful run still sends its own message).
+func (p *Playbook) notify(ctx context.Context, a Alert, rep *Report, history []audit.Entry, step string) error {
 	if a.NoNotify || p.Channels == nil {
 		return nil
 	}
-	if e, ok := done(history, "notify"); ok {
+	if e, ok := done(history, step); ok {
 		rep.Notified = e.Time
 		return nil
 	}
@@ -223,7 +236,7 @@ func (p *Playbook) notify(ctx context.Context, a Alert, rep *Report, history []a
 	deliveries, nerr := n.Notify(ctx, p.Incident(a, *rep))
 	for _, d := range deliveries {
 		dr := DeliveryReport{Channel: d.Channel, At: d.At.UTC(), Attempts: d.Attempts, Ref: d.Ref}
-		e := audit.Entry{Step: "notify", Action: d.Channel, Target: d.Ref, Outcome: audit.Done, Detail: fmt.Sprintf("%d attempt(s)", d.Attempts)}
+		e := audit.Entry{Step: step, Action: d.Channel, Target: d.Ref, Outcome: audit.Done, Detail: fmt.Sprintf("%d attempt(s)", d.Attempts)}
 		if d.Err != nil {
 			dr.Error, e.Outcome, e.Error = d.Err.Error(), audit.Failed, d.Err.Error()
 		} else if rep.Notified.IsZero() {
