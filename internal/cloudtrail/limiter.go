@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/leakguard/leakguard/internal/clock"
 )
 
 // DefaultInterval is the gap Limiter leaves between calls when its
@@ -38,7 +40,7 @@ func (l *Limiter) Do(ctx context.Context, call func() error) error {
 		now = time.Now
 	}
 	if sleep == nil {
-		sleep = sleepCtx
+		sleep = clock.Sleep
 	}
 	interval := l.Interval
 	if interval <= 0 {
@@ -55,20 +57,4 @@ func (l *Limiter) Do(ctx context.Context, call func() error) error {
 	err := call()
 	l.last = now()
 	return err
-}
-
-// sleepCtx sleeps for d or until ctx ends, whichever comes first, and
-// returns ctx's error in the second case.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -89,14 +89,3 @@ func TestLimiterPassesCallErrorAndHonoursContext(t *testing.T) {
 		t.Errorf("cancelled: Do returned %v, ran %v; want context.Canceled without running", err, ran)
 	}
 }
-
-func TestSleepCtx(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := sleepCtx(ctx, time.Hour); !errors.Is(err, context.Canceled) {
-		t.Errorf("sleepCtx on a cancelled context: %v", err)
-	}
-	if err := sleepCtx(context.Background(), time.Millisecond); err != nil {
-		t.Errorf("sleepCtx: %v", err)
-	}
-}

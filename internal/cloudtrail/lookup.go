@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+
+	"github.com/leakguard/leakguard/internal/clock"
 )
 
 // Retention is how far back LookupEvents can see: CloudTrail keeps
@@ -133,7 +135,7 @@ func (l *Lookup) page(ctx context.Context, in *cloudtrail.LookupEventsInput) (*c
 	}
 	sleep := l.Sleep
 	if sleep == nil {
-		sleep = sleepCtx
+		sleep = clock.Sleep
 	}
 	for attempt := 1; ; attempt++ {
 		var out *cloudtrail.LookupEventsOutput

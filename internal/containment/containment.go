@@ -25,6 +25,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/leakguard/leakguard/internal/audit"
+	"github.com/leakguard/leakguard/internal/clock"
 )
 
 // Policy is how strongly a leaked key is contained.
@@ -131,14 +132,7 @@ func (r *Responder) sleep(ctx context.Context, d time.Duration) error {
 	if r.Sleep != nil {
 		return r.Sleep(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return clock.Sleep(ctx, d)
 }
 
 func (r *Responder) account(id string) (Account, bool) {

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/clock"
 	"github.com/leakguard/leakguard/internal/cloudtrail"
 )
 
@@ -178,12 +179,5 @@ func (n *Notifier) sleep(ctx context.Context, d time.Duration) error {
 	if n.Sleep != nil {
 		return n.Sleep(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return clock.Sleep(ctx, d)
 }
