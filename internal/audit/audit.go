@@ -24,6 +24,10 @@ const (
 	Failed  = "failed"
 	Checked = "checked" // a read-only verification that passed
 	Refused = "refused" // a precondition did not hold, nothing was changed
+	// Unavailable: this way of doing the step does not exist here (a
+	// managed policy missing from the partition, no room for another); the
+	// next entry shows the fallback taken.
+	Unavailable = "unavailable"
 )
 
 // Entry is one audited step.

@@ -319,12 +319,12 @@ func (x *run) attachQuarantine(ctx context.Context) error {
 			id.Attached = append(id.Attached, arn)
 			return x.record(ctx, e)
 		case code == "NoSuchEntity" || code == "PolicyNotAttachable":
-			e.Outcome, e.Error, e.RequestID, e.Detail = audit.Failed, err.Error(), errRequestID(err), "not attachable here; trying the next quarantine policy"
+			e.Outcome, e.Error, e.RequestID, e.Detail = audit.Unavailable, err.Error(), errRequestID(err), "not attachable here; trying the next quarantine policy"
 			if err := x.record(ctx, e); err != nil {
 				return err
 			}
 		case code == "LimitExceeded":
-			e.Outcome, e.Error, e.RequestID, e.Detail = audit.Failed, err.Error(), errRequestID(err), "the user has no room for another managed policy; escalating to an inline deny-all"
+			e.Outcome, e.Error, e.RequestID, e.Detail = audit.Unavailable, err.Error(), errRequestID(err), "the user has no room for another managed policy; escalating to an inline deny-all"
 			if err := x.record(ctx, e); err != nil {
 				return err
 			}

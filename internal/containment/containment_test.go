@@ -523,3 +523,79 @@ func TestParsePrincipal(t *testing.T) {
 		}
 	}
 }
+
+// iamRefusing puts a proxy in front of moto that answers AttachUserPolicy
+// calls matching refuse with AWS's error, as IAM does in a partition
+// without the quarantine policies or for a user with 10 managed policies
+// (moto enforces neither). Everything else reaches moto.
+func iamRefusing(t *testing.T, srv *mototest.Server, refuse func(body string) (code string, ok bool)) string {
+	target, _ := url.Parse(srv.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		req.Body = io.NopCloser(strings.NewReader(string(body)))
+		if code, ok := refuse(string(body)); ok && strings.Contains(string(body), "Action=AttachUserPolicy") {
+			w.Header().Set("Content-Type", "text/xml")
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>`+code+`</Code><Message>refused by the test proxy</Message></Error><RequestId>proxy-1</RequestId></ErrorResponse>`)
+			return
+		}
+		proxy.ServeHTTP(w, req)
+	}))
+	t.Cleanup(front.Close)
+	return front.URL
+}
+
+func TestQuarantineFallbacks(t *testing.T) {
+	srv := mototest.Start(t)
+	acct := srv.NewAccount(t)
+	ctx := context.Background()
+	admin := iam.NewFromConfig(acct.AdminConfig())
+
+	// No AWS managed quarantine policy here: a customer managed copy of V3
+	// is created and attached, and it holds against the leaked key.
+	k := leakyUser(t, admin, "no-managed")
+	cfg := acct.AdminConfig()
+	cfg.BaseEndpoint = aws.String(iamRefusing(t, srv, func(body string) (string, bool) {
+		return "NoSuchEntity", strings.Contains(body, "AWSCompromisedKeyQuarantine")
+	}))
+	rec := &audit.Memory{}
+	r := &Responder{Base: cfg, Accounts: []Account{{ID: acct.ID}}, Audit: rec, Actor: "test", CheckTimeout: 5 * time.Second}
+	res, err := r.Contain(ctx, Request{Credentials: k})
+	if err != nil || !res.Proved {
+		t.Fatalf("contain with no managed policy: proved=%v %v", res.Proved, err)
+	}
+	var outcomes []string
+	for _, e := range rec.Entries() {
+		if e.Step == "quarantine" {
+			outcomes = append(outcomes, e.Action+" "+e.Outcome)
+		}
+	}
+	want := "iam:AttachUserPolicy unavailable,iam:AttachUserPolicy unavailable,iam:CreatePolicy done,iam:AttachUserPolicy done"
+	if strings.Join(outcomes, ",") != want {
+		t.Errorf("quarantine steps:\n got %s\nwant %s", strings.Join(outcomes, ","), want)
+	}
+	att, _ := admin.ListAttachedUserPolicies(ctx, &iam.ListAttachedUserPoliciesInput{UserName: aws.String("no-managed")})
+	var copied bool
+	for _, p := range att.AttachedPolicies {
+		copied = copied || *p.PolicyArn == "arn:aws:iam::"+acct.ID+":policy/"+copyPolicyName
+	}
+	if !copied {
+		t.Errorf("copy not attached: %+v", att.AttachedPolicies)
+	}
+
+	// No room for another managed policy: an inline deny-all instead.
+	k2 := leakyUser(t, admin, "full-user")
+	cfg.BaseEndpoint = aws.String(iamRefusing(t, srv, func(string) (string, bool) { return "LimitExceeded", true }))
+	r = &Responder{Base: cfg, Accounts: []Account{{ID: acct.ID}}, Audit: &audit.Memory{}, Actor: "test", CheckTimeout: 5 * time.Second}
+	res, err = r.Contain(ctx, Request{Credentials: k2})
+	if err != nil || !res.Proved {
+		t.Fatalf("contain with no room: proved=%v %v", res.Proved, err)
+	}
+	in, _ := admin.ListUserPolicies(ctx, &iam.ListUserPoliciesInput{UserName: aws.String("full-user")})
+	if len(in.PolicyNames) != 1 || in.PolicyNames[0] != denyAllPolicyName {
+		t.Errorf("inline policies %v, want %s", in.PolicyNames, denyAllPolicyName)
+	}
+	_, err = iam.NewFromConfig(leakedConfig(srv, k2)).ListRoles(ctx, &iam.ListRolesInput{})
+	mustDeny(t, "iam:ListRoles under the escalated deny-all", err)
+}
