@@ -235,6 +235,15 @@ func TestContainDeactivateAndDenyAll(t *testing.T) {
 		t.Errorf("second deactivate: changed=%v err=%v steps=%+v", again.Changed, err, again.Steps)
 	}
 
+	// An Inactive key may be released; the owner is told to delete it.
+	rel, err := r.Release(ctx, ReleaseRequest{KeyID: k1.KeyID})
+	if err != nil {
+		t.Fatalf("release of an inactive key: %v", err)
+	}
+	if d := rel.Steps[0].Detail; rel.Steps[0].Step != "release-precondition" || !strings.Contains(d, "delete-access-key") {
+		t.Errorf("release precondition = %+v", rel.Steps[0])
+	}
+
 	k2 := leakyUser(t, admin, "deny-me")
 	res, err = r.Contain(ctx, Request{Credentials: k2, Policy: DenyAll})
 	if err != nil || !res.Proved {

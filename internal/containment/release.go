@@ -44,7 +44,11 @@ func (r *Responder) Release(ctx context.Context, req ReleaseRequest) (Result, er
 	if x.c, err = r.clients(ctx, id.Account); err != nil {
 		return res, err
 	}
-	if err := x.record(ctx, audit.Entry{Step: "release-precondition", Outcome: audit.Checked, Detail: "key is " + id.Status}); err != nil {
+	detail := "key is " + id.Status
+	if id.Status == StatusInactive {
+		detail += fmt.Sprintf("; it still exists: delete it once nothing uses it (aws iam delete-access-key --user-name %s --access-key-id %s)", id.Principal, id.KeyID)
+	}
+	if err := x.record(ctx, audit.Entry{Step: "release-precondition", Outcome: audit.Checked, Detail: detail}); err != nil {
 		return res, err
 	}
 	for _, arn := range id.Attached {
