@@ -153,6 +153,7 @@ func (a *App) aws(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	pb.ActivityFirst = true // run after the fact: the owner's message carries the activity
 	var cred containment.Credentials
 	cred.KeyID = keyID
 	if *secretStdin {

@@ -35,6 +35,10 @@ type Alert struct {
 	DryRun        bool
 	NoNotify      bool
 	NoCase        bool
+	// Progress, when set, is called with the report so far once the key is
+	// contained and again once the owner is told, so a service can show
+	// each step as it happens.
+	Progress func(Report)
 }
 
 // Report is what a run did.
@@ -69,7 +73,13 @@ type Playbook struct {
 	History func(incident string) ([]audit.Entry, error)
 	// Activity reads a key's CloudTrail events in its account; nil skips
 	// investigation. The string explains a partial or empty result.
-	Activity func(ctx context.Context, account, keyID string, since, until time.Time) ([]cloudtrail.Event, string, error)
+	// ActivityFirst reads it before telling the owner, so the message
+	// carries it (the CLI, run some time after the leak); otherwise the
+	// owner is told first and the activity read afterwards (the service:
+	// CloudTrail delivers events about 5 minutes late, so right after a
+	// push there is nothing to wait for).
+	Activity      func(ctx context.Context, account, keyID string, since, until time.Time) ([]cloudtrail.Event, string, error)
+	ActivityFirst bool
 	// Channels returns the channels that reach an account's owners; nil
 	// skips notification.
 	Channels       func(account string) ([]notify.Channel, error)
@@ -146,6 +156,42 @@ func (p *Playbook) Run(ctx context.Context, a Alert) (Report, error) {
 		return rep, err
 	}
 
+	if p.ActivityFirst {
+		if err := p.investigate(ctx, a, &rep); err != nil {
+			return rep, err
+		}
+	}
+	if a.Progress != nil {
+		a.Progress(rep)
+	}
+	if !p.ActivityFirst && p.Activity != nil {
+		rep.ActivityNote = "CloudTrail delivers events about 5 minutes after they happen: LeakGuard reads this key's activity after this message; the incident page shows it."
+	}
+	var followUp []error
+	if err := p.notify(ctx, a, &rep, history, "notify"); err != nil {
+		followUp = append(followUp, err)
+	}
+	if err := p.openCase(ctx, a, &rep, history); err != nil {
+		followUp = append(followUp, err)
+	}
+	if a.Progress != nil {
+		a.Progress(rep)
+	}
+	if !p.ActivityFirst {
+		if err := p.investigate(ctx, a, &rep); err != nil {
+			return rep, err
+		}
+	}
+	if len(followUp) > 0 {
+		return rep, fmt.Errorf("%w: %w", ErrFollowUp, errors.Join(followUp...))
+	}
+	return rep, nil
+}
+
+// investigate reads the key's CloudTrail activity into the report. A
+// failure to read it is noted and audited, not fatal.
+func (p *Playbook) investigate(ctx context.Context, a Alert, rep *Report) error {
+	res := rep.Containment
 	if p.Activity != nil {
 		from := a.ActivitySince
 		if from.IsZero() {
@@ -161,21 +207,10 @@ func (p *Playbook) Run(ctx context.Context, a Alert) (Report, error) {
 			rep.ActivityNote = strings.TrimSpace(note + " CloudTrail could not be read in full: " + err.Error())
 		}
 		if err := p.record(ctx, rep.Incident, res, e); err != nil {
-			return rep, err
+			return err
 		}
 	}
-
-	var followUp []error
-	if err := p.notify(ctx, a, &rep, history, "notify"); err != nil {
-		followUp = append(followUp, err)
-	}
-	if err := p.openCase(ctx, a, &rep, history); err != nil {
-		followUp = append(followUp, err)
-	}
-	if len(followUp) > 0 {
-		return rep, fmt.Errorf("%w: %w", ErrFollowUp, errors.Join(followUp...))
-	}
-	return rep, nil
+	return nil
 }
 
 // done finds a successful earlier run of step in the incident's history.

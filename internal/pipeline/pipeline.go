@@ -1,0 +1,188 @@
+// Package pipeline is LeakGuard's durable response pipeline: a push is
+// scanned, each secret becomes (or joins) an incident, and a leaked AWS
+// key is contained, investigated and reported. Every step is a job in a
+// River queue stored in the incident database (SQLite by default,
+// PostgreSQL for several nodes), written in the same transaction as the
+// incident, so a crash at any point loses nothing; steps are idempotent,
+// so a job that runs again after a crash changes nothing twice.
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/leakguard/leakguard/internal/detect"
+	"github.com/leakguard/leakguard/internal/incident"
+	"github.com/leakguard/leakguard/internal/respond"
+)
+
+// ScanArgs asks for the commits of one push to be scanned.
+type ScanArgs struct {
+	CloneURL   string    `json:"clone_url" river:"unique"`
+	Repository string    `json:"repository"` // e.g. "acme/app"
+	HTMLURL    string    `json:"html_url,omitempty"`
+	Ref        string    `json:"ref"`
+	Before     string    `json:"before"`
+	After      string    `json:"after" river:"unique"`
+	PushedAt   time.Time `json:"pushed_at"`
+	ReceivedAt time.Time `json:"received_at"`
+	Source     string    `json:"source"` // "push", "watch"
+}
+
+// Kind names the job.
+func (ScanArgs) Kind() string { return "scan_push" }
+
+// RespondArgs asks for an incident's AWS key to be contained and reported.
+// It carries no secret: jobs are stored in the database.
+type RespondArgs struct {
+	IncidentID string    `json:"incident_id" river:"unique"`
+	KeyID      string    `json:"key_id"`
+	FoundURL   string    `json:"found_url,omitempty"`
+	FoundWhere string    `json:"found_where,omitempty"`
+	DetectedAt time.Time `json:"detected_at"`
+}
+
+// Kind names the job.
+func (RespondArgs) Kind() string { return "respond" }
+
+// Deps are what the pipeline's workers use.
+type Deps struct {
+	Store  *incident.Store
+	Engine *detect.Engine
+	// Playbook returns the response playbook for one incident (its audit
+	// log and history live with the incident).
+	Playbook  func(incidentID string) (*respond.Playbook, error)
+	MirrorDir string // bare mirrors of watched repositories
+	GitBin    string // default "git"
+	Logger    *slog.Logger
+	Now       func() time.Time
+	// OnEvent, when set, is told of every timeline event (for metrics).
+	OnEvent func(kind string, inc incident.Incident, at time.Time)
+	Workers int // concurrent jobs; default 4
+	// PollInterval is how often idle workers look for jobs (SQLite has no
+	// notifications); default 50ms.
+	PollInterval time.Duration
+	// JobTimeout bounds one job; a job whose worker died is retried 5 s
+	// after it would have timed out. Default 2 minutes.
+	JobTimeout time.Duration
+}
+
+// Pipeline runs the workers.
+type Pipeline struct {
+	deps   Deps
+	client *river.Client[*sql.Tx]
+}
+
+// New migrates River's tables into the store's database and prepares the
+// workers; Start starts them.
+func New(ctx context.Context, d Deps) (*Pipeline, error) {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.GitBin == "" {
+		d.GitBin = "git"
+	}
+	if d.Workers <= 0 {
+		d.Workers = 4
+	}
+	if d.PollInterval <= 0 {
+		d.PollInterval = 50 * time.Millisecond
+	}
+	if d.JobTimeout <= 0 {
+		d.JobTimeout = 2 * time.Minute
+	}
+	var driver riverdriver.Driver[*sql.Tx]
+	if d.Store.Postgres() {
+		driver = riverdatabasesql.New(d.Store.DB())
+	} else {
+		driver = riversqlite.New(d.Store.DB())
+	}
+	m, err := rivermigrate.New(driver, nil)
+	if err != nil {
+		return nil, fmt.Errorf("job queue migrations: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return nil, fmt.Errorf("migrate job queue: %w", err)
+	}
+	p := &Pipeline{deps: d}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &scanWorker{p: p})
+	river.AddWorker(workers, &respondWorker{p: p})
+	p.client, err = river.NewClient(driver, &river.Config{
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: d.Workers}},
+		Workers:           workers,
+		FetchCooldown:     5 * time.Millisecond,
+		FetchPollInterval: d.PollInterval,
+		MaxAttempts:       12,
+		Logger:            d.Logger.With("component", "queue"),
+		// A job runs at most JobTimeout; one still marked running after
+		// RescueAfter (its worker died: SIGKILL, power loss) is retried.
+		JobTimeout:           d.JobTimeout,
+		RescueStuckJobsAfter: d.JobTimeout + 5*time.Second,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("job queue: %w", err)
+	}
+	return p, nil
+}
+
+// Start starts working jobs until ctx ends or Stop is called.
+func (p *Pipeline) Start(ctx context.Context) error { return p.client.Start(ctx) }
+
+// Stop finishes the running jobs and stops.
+func (p *Pipeline) Stop(ctx context.Context) error { return p.client.Stop(ctx) }
+
+// EnqueueScan records a push to scan. The job is durable once this returns.
+func (p *Pipeline) EnqueueScan(ctx context.Context, a ScanArgs) error {
+	_, err := p.client.Insert(ctx, a, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}})
+	if err != nil {
+		return fmt.Errorf("enqueue scan of %s %s: %w", a.Repository, a.After, err)
+	}
+	return nil
+}
+
+// QueueDepth is how many jobs wait or run; Dead how many gave up.
+func (p *Pipeline) QueueDepth(ctx context.Context) (waiting, dead int, err error) {
+	for _, st := range []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled, rivertype.JobStateDiscarded} {
+		res, err := p.client.JobList(ctx, river.NewJobListParams().States(st).First(10000))
+		if err != nil {
+			return 0, 0, fmt.Errorf("list jobs: %w", err)
+		}
+		if st == rivertype.JobStateDiscarded {
+			dead = len(res.Jobs)
+		} else {
+			waiting += len(res.Jobs)
+		}
+	}
+	return waiting, dead, nil
+}
+
+func (p *Pipeline) now() time.Time { return p.deps.Now().UTC() }
+
+func (p *Pipeline) event(ctx context.Context, id, kind string, at time.Time, detail string) error {
+	if at.IsZero() {
+		return nil
+	}
+	if err := p.deps.Store.AddEvents(ctx, id, incident.Event{At: at.UTC(), Kind: kind, Detail: detail}); err != nil {
+		return err
+	}
+	if p.deps.OnEvent != nil {
+		if inc, err := p.deps.Store.Get(ctx, id); err == nil {
+			p.deps.OnEvent(kind, inc, at)
+		}
+	}
+	return nil
+}

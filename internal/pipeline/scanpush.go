@@ -1,0 +1,173 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/leakguard/leakguard/internal/awskey"
+	"github.com/leakguard/leakguard/internal/finding"
+	"github.com/leakguard/leakguard/internal/git"
+	"github.com/leakguard/leakguard/internal/incident"
+	"github.com/leakguard/leakguard/internal/scan"
+)
+
+const zeroSHA = "0000000000000000000000000000000000000000"
+
+type scanWorker struct {
+	river.WorkerDefaults[ScanArgs]
+	p *Pipeline
+}
+
+// Work fetches the push into a bare mirror and scans exactly the commits
+// it brought: after, minus before (or, for a new branch, minus every other
+// ref), so a retry after a crash scans the same commits again.
+func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
+	a := job.Args
+	if a.After == "" || a.After == zeroSHA {
+		return nil // a deleted ref brings no commits
+	}
+	repo, err := w.p.mirror(ctx, a)
+	if err != nil {
+		return err
+	}
+	revs := []string{a.After, "--not"}
+	if a.Before != "" && a.Before != zeroSHA {
+		if _, err := repo.ResolveCommit(ctx, a.Before); err == nil {
+			revs = append(revs, a.Before)
+		}
+	}
+	if len(revs) == 2 {
+		out, err := repo.Output(ctx, "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads", "refs/tags")
+		if err != nil {
+			return fmt.Errorf("list refs of %s: %w", a.Repository, err)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			ref, sha, ok := strings.Cut(line, " ")
+			if ok && ref != a.Ref && sha != a.After {
+				revs = append(revs, sha)
+			}
+		}
+	}
+	set := finding.NewSet(nil)
+	hs := git.HistoryScanner{Repo: repo, Scanner: &scan.Scanner{Engine: w.p.deps.Engine, Workers: 2}, RemoteURL: a.HTMLURL}
+	if _, err := hs.Scan(ctx, revs, 0, set); err != nil {
+		return fmt.Errorf("scan %s %s: %w", a.Repository, a.After, err)
+	}
+	detected := w.p.now()
+	for _, f := range set.Findings(false) {
+		if err := w.p.record(ctx, a, f, detected); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mirror returns the bare mirror of the pushed repository, fetched up to
+// the push.
+func (p *Pipeline) mirror(ctx context.Context, a ScanArgs) (*git.Repo, error) {
+	sum := sha256.Sum256([]byte(a.CloneURL))
+	dir := filepath.Join(p.deps.MirrorDir, hex.EncodeToString(sum[:8])+".git")
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(p.deps.MirrorDir, 0o700); err != nil {
+			return nil, fmt.Errorf("mirror directory: %w", err)
+		}
+		tmp := dir + ".tmp"
+		os.RemoveAll(tmp)
+		if out, err := exec.CommandContext(ctx, p.deps.GitBin, "init", "--quiet", "--bare", tmp).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("git init mirror: %v: %s", err, out)
+		}
+		if err := os.Rename(tmp, dir); err != nil {
+			return nil, fmt.Errorf("mirror directory: %w", err)
+		}
+	}
+	repo, err := git.Open(ctx, dir, p.deps.GitBin)
+	if err != nil {
+		return nil, err
+	}
+	fetchCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if _, err := repo.Output(fetchCtx, "fetch", "--quiet", "--no-tags", "--force", "--", a.CloneURL, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"); err != nil {
+		return nil, fmt.Errorf("fetch %s: %w", a.Repository, err)
+	}
+	if _, err := repo.ResolveCommit(ctx, a.After); err != nil {
+		return nil, fmt.Errorf("pushed commit %s of %s is not in the fetched refs: %w", a.After, a.Repository, err)
+	}
+	return repo, nil
+}
+
+// awsKeyID is the AWS access key ID of a finding, if it is one.
+func awsKeyID(f finding.Finding) string {
+	if !strings.HasPrefix(f.RuleID, "aws-") {
+		return ""
+	}
+	for _, s := range []string{f.Identifier, f.Secret} {
+		if awskey.IsAccessKeyID(s) {
+			return s
+		}
+	}
+	return ""
+}
+
+// record files a finding under its incident in one transaction with the
+// jobs it starts: the incident and its response are durable together.
+func (p *Pipeline) record(ctx context.Context, a ScanArgs, f finding.Finding, detected time.Time) error {
+	keyID := awsKeyID(f)
+	inc := incident.Incident{
+		Fingerprint: f.Fingerprint, RuleID: f.RuleID, Title: f.Description, Redacted: finding.Redact(f.Secret),
+		KeyID: keyID, Account: f.Attributes["aws_account_id"], Source: a.Source,
+		Events: []incident.Event{
+			{At: a.PushedAt.UTC(), Kind: incident.Pushed, Detail: a.Repository + " " + a.Ref},
+			{At: a.ReceivedAt.UTC(), Kind: incident.Received},
+			{At: detected, Kind: incident.Detected, Detail: f.RuleID},
+		},
+	}
+	if keyID != "" {
+		// One incident per AWS key, whether or not its secret was found too.
+		inc.Fingerprint = finding.Fingerprint(keyID)
+	}
+	var where, url string
+	for _, l := range f.Locations {
+		t, _ := time.Parse(time.RFC3339, l.Date)
+		inc.Locations = append(inc.Locations, incident.Location{Repository: a.Repository, Commit: l.Commit, Path: l.Path, Line: l.Line, URL: l.URL, Author: l.Author, Time: t})
+		if where == "" {
+			where = fmt.Sprintf("commit %.7s in %s, %s line %d", l.Commit, a.Repository, l.Path, l.Line)
+			url = l.URL
+		}
+	}
+	tx, err := p.deps.Store.DB().BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("record finding: %w", err)
+	}
+	defer tx.Rollback()
+	id, created, err := p.deps.Store.Upsert(ctx, tx, inc)
+	if err != nil {
+		return err
+	}
+	if created && keyID != "" {
+		_, err := p.client.InsertTx(ctx, tx, RespondArgs{IncidentID: id, KeyID: keyID, FoundURL: url, FoundWhere: where, DetectedAt: detected},
+			&river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}})
+		if err != nil {
+			return fmt.Errorf("enqueue response to %s: %w", id, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("record finding: %w", err)
+	}
+	p.deps.Logger.Info("secret found", "incident", id, "new", created, "rule", f.RuleID, "fingerprint", inc.Fingerprint, "repository", a.Repository, "commit", a.After)
+	if created && p.deps.OnEvent != nil {
+		if full, err := p.deps.Store.Get(ctx, id); err == nil {
+			p.deps.OnEvent(incident.Detected, full, detected)
+		}
+	}
+	return nil
+}
