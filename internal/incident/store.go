@@ -196,7 +196,7 @@ func (s *Store) Upsert(ctx context.Context, tx *sql.Tx, inc Incident) (string, b
 			return "", false, fmt.Errorf("insert location: %w", err)
 		}
 	}
-	if err := s.addEvents(ctx, tx, id, inc.Events...); err != nil {
+	if _, err := s.addEvents(ctx, tx, id, inc.Events...); err != nil {
 		return "", false, err
 	}
 	if n == 0 {
@@ -208,22 +208,27 @@ func (s *Store) Upsert(ctx context.Context, tx *sql.Tx, inc Incident) (string, b
 }
 
 // AddEvents records timeline events; a kind already recorded keeps its
-// first time.
-func (s *Store) AddEvents(ctx context.Context, id string, events ...Event) error {
+// first time. It returns how many events were new.
+func (s *Store) AddEvents(ctx context.Context, id string, events ...Event) (int, error) {
 	return s.addEvents(ctx, s.db, id, events...)
 }
 
-func (s *Store) addEvents(ctx context.Context, ex execer, id string, events ...Event) error {
+func (s *Store) addEvents(ctx context.Context, ex execer, id string, events ...Event) (int, error) {
+	added := 0
 	for _, e := range events {
 		if e.At.IsZero() {
 			continue
 		}
-		if _, err := ex.ExecContext(ctx, s.q(`INSERT INTO lg_event (incident_id, kind, at, detail) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`),
-			id, e.Kind, e.At.UnixNano(), e.Detail); err != nil {
-			return fmt.Errorf("record %s event of %s: %w", e.Kind, id, err)
+		res, err := ex.ExecContext(ctx, s.q(`INSERT INTO lg_event (incident_id, kind, at, detail) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+			id, e.Kind, e.At.UnixNano(), e.Detail)
+		if err != nil {
+			return added, fmt.Errorf("record %s event of %s: %w", e.Kind, id, err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			added++
 		}
 	}
-	return nil
+	return added, nil
 }
 
 // Update sets an incident's state, owner and activity after a response
@@ -258,7 +263,8 @@ func (s *Store) Resolve(ctx context.Context, id, actor string) error {
 	if err := s.Update(ctx, id, Resolved, "", "", nil); err != nil {
 		return err
 	}
-	return s.AddEvents(ctx, id, Event{At: s.now(), Kind: ResolvedEvent, Detail: "by " + actor})
+	_, err := s.AddEvents(ctx, id, Event{At: s.now(), Kind: ResolvedEvent, Detail: "by " + actor})
+	return err
 }
 
 // AuditLog is an audit.Recorder that files each entry under its incident.

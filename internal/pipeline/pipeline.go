@@ -176,10 +176,11 @@ func (p *Pipeline) event(ctx context.Context, id, kind string, at time.Time, det
 	if at.IsZero() {
 		return nil
 	}
-	if err := p.deps.Store.AddEvents(ctx, id, incident.Event{At: at.UTC(), Kind: kind, Detail: detail}); err != nil {
+	added, err := p.deps.Store.AddEvents(ctx, id, incident.Event{At: at.UTC(), Kind: kind, Detail: detail})
+	if err != nil {
 		return err
 	}
-	if p.deps.OnEvent != nil {
+	if added > 0 && p.deps.OnEvent != nil {
 		if inc, err := p.deps.Store.Get(ctx, id); err == nil {
 			p.deps.OnEvent(kind, inc, at)
 		}
