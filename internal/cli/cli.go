@@ -70,6 +70,8 @@ Usage:
   leakguard aws contain KEY_ID    quarantine it, check it holds, tell the owner
   leakguard aws activity KEY_ID   what the key was used for (CloudTrail)
   leakguard aws release KEY_ID    lift the quarantine once the key is rotated
+  leakguard serve                 the service: push webhooks, partner alerts, containment, dashboard
+  leakguard incidents list|show|resolve   the service's incidents
   leakguard rules                 list the detection rules
   leakguard version               print the version
 
@@ -129,6 +131,10 @@ func (a *App) dispatch(ctx context.Context, args []string) error {
 		return a.hook(ctx, args[1:])
 	case "aws":
 		return a.aws(ctx, args[1:])
+	case "serve":
+		return a.serve(ctx, args[1:])
+	case "incidents":
+		return a.incidents(ctx, args[1:])
 	}
 	return usagef("unknown command %q", args[0])
 }

@@ -38,6 +38,9 @@ Flags:
 const hookMarker = "# installed by leakguard hook install"
 
 func (a *App) hook(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "post-receive" {
+		return a.postReceive(ctx, args[1:])
+	}
 	if len(args) == 0 || args[0] != "install" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 			fmt.Fprint(a.Stdout, hookUsage)

@@ -30,6 +30,34 @@ type Config struct {
 	Notify     NotifyConfig     `toml:"notify"`
 	Ticket     TicketConfig     `toml:"ticket"`
 	Audit      AuditConfig      `toml:"audit"`
+	Serve      ServeConfig      `toml:"serve"`
+}
+
+// ServeConfig configures `leakguard serve`.
+type ServeConfig struct {
+	Listen   string `toml:"listen"`   // default 127.0.0.1:8080
+	Database string `toml:"database"` // sqlite:PATH (default sqlite:leakguard.db) or postgres://…
+	Mirrors  string `toml:"mirrors"`  // bare mirrors of pushed repositories; default "mirrors"
+	Workers  int    `toml:"workers"`  // concurrent jobs per node; default 4
+	// WebhookSecretEnv names the variable holding the push webhooks'
+	// HMAC secret (required).
+	WebhookSecretEnv string `toml:"webhook_secret_env"`
+	// PartnerKeysURL is where partner alert signing keys are fetched
+	// (GitHub's: https://api.github.com/meta/public_keys/secret_scanning);
+	// empty disables the partner endpoint.
+	PartnerKeysURL string `toml:"partner_keys_url"`
+	// PartnerKeyFile holds LeakGuard's own signing key for alerts it sends
+	// to partners; its keys document is served at /partner/keys.
+	PartnerKeyFile string `toml:"partner_key_file"`
+	// DashboardUsersEnv names a variable of "user:password,…" pairs.
+	DashboardUsersEnv string `toml:"dashboard_users_env"`
+	// SessionKeyEnv names a variable with at least 32 bytes signing
+	// dashboard sessions; empty: a random key per start.
+	SessionKeyEnv string `toml:"session_key_env"`
+	// SecureCookies marks dashboard cookies Secure: set it when users
+	// reach the service over HTTPS (through a TLS-terminating proxy).
+	SecureCookies bool     `toml:"secure_cookies"`
+	JobTimeout    Duration `toml:"job_timeout"`
 }
 
 // AWSConfig says how LeakGuard reaches AWS and where it may act.
@@ -165,6 +193,21 @@ func Parse(r io.Reader) (*Config, error) {
 }
 
 func (c *Config) defaults() {
+	if c.Serve.Listen == "" {
+		c.Serve.Listen = "127.0.0.1:8080"
+	}
+	if c.Serve.Database == "" {
+		c.Serve.Database = "sqlite:leakguard.db"
+	}
+	if c.Serve.Mirrors == "" {
+		c.Serve.Mirrors = "mirrors"
+	}
+	if c.Serve.WebhookSecretEnv == "" {
+		c.Serve.WebhookSecretEnv = "LEAKGUARD_WEBHOOK_SECRET"
+	}
+	if c.Serve.DashboardUsersEnv == "" {
+		c.Serve.DashboardUsersEnv = "LEAKGUARD_DASHBOARD_USERS"
+	}
 	if c.AWS.Region == "" {
 		c.AWS.Region = "us-east-1"
 	}
@@ -273,6 +316,22 @@ func (c *Config) validate() []error {
 		if w.TokenEnv != "" && !envNameRE.MatchString(w.TokenEnv) {
 			bad("ticket.webhook.token_env: not an environment variable name (the value is not shown: it may be the token itself)")
 		}
+	}
+	if d := c.Serve.Database; d != "" && !strings.HasPrefix(d, "sqlite:") && !strings.HasPrefix(d, "postgres://") && !strings.HasPrefix(d, "postgresql://") {
+		bad("serve.database: want sqlite:PATH or postgres://… (the value is not shown: it may hold a password)")
+	}
+	for _, env := range []struct{ name, v string }{{"serve.webhook_secret_env", c.Serve.WebhookSecretEnv}, {"serve.dashboard_users_env", c.Serve.DashboardUsersEnv}, {"serve.session_key_env", c.Serve.SessionKeyEnv}} {
+		if env.v != "" && !envNameRE.MatchString(env.v) {
+			bad("%s: not an environment variable name (the value is not shown)", env.name)
+		}
+	}
+	if u := c.Serve.PartnerKeysURL; u != "" {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			bad("serve.partner_keys_url %q: want an http(s) URL", u)
+		}
+	}
+	if c.Serve.Workers < 0 {
+		bad("serve.workers must be positive")
 	}
 	for _, o := range c.Ticket.Order {
 		switch {

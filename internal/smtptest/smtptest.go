@@ -37,10 +37,11 @@ type Server struct {
 	Username  string
 	Password  string
 
-	srv *smtp.Server
-	mu  sync.Mutex
-	got []Message
-	ch  chan struct{}
+	srv   *smtp.Server
+	plain bool // no TLS, no login required
+	mu    sync.Mutex
+	got   []Message
+	ch    chan struct{}
 }
 
 // Start starts a server on a loopback port that requires STARTTLS and
@@ -54,6 +55,24 @@ func Start(tb testing.TB) *Server {
 	s.srv.Domain = "localhost"
 	s.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
 	s.srv.AllowInsecureAuth = false
+	s.srv.ReadTimeout, s.srv.WriteTimeout = 30*time.Second, 30*time.Second
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s.Addr = l.Addr().String()
+	go s.srv.Serve(l)
+	tb.Cleanup(func() { s.srv.Close() })
+	return s
+}
+
+// StartPlain starts a plaintext loopback relay: no TLS, no login, as a
+// local MTA that the real binary (which cannot trust a test CA) talks to.
+func StartPlain(tb testing.TB) *Server {
+	tb.Helper()
+	s := &Server{ch: make(chan struct{}, 1000), plain: true}
+	s.srv = smtp.NewServer(backend{s})
+	s.srv.Domain = "localhost"
 	s.srv.ReadTimeout, s.srv.WriteTimeout = 30*time.Second, 30*time.Second
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -112,7 +131,7 @@ func (x *session) Auth(mech string) (sasl.Server, error) {
 }
 
 func (x *session) Mail(from string, _ *smtp.MailOptions) error {
-	if !x.authed {
+	if !x.authed && !x.s.plain {
 		return smtp.ErrAuthRequired
 	}
 	_, isTLS := x.conn.TLSConnectionState()

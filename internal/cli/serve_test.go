@@ -1,0 +1,242 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/leakguard/leakguard/internal/gittest"
+	"github.com/leakguard/leakguard/internal/incident"
+	"github.com/leakguard/leakguard/internal/mototest"
+	"github.com/leakguard/leakguard/internal/pushhook"
+	"github.com/leakguard/leakguard/internal/smtptest"
+)
+
+// gitServer serves bare repositories under root over smart HTTP with
+// git-http-backend, as a real git host does.
+func gitServer(t *testing.T, root string) string {
+	backend := "/usr/lib/git-core/git-http-backend"
+	if out, err := exec.Command("git", "--exec-path").Output(); err == nil {
+		backend = filepath.Join(strings.TrimSpace(string(out)), "git-http-backend")
+	}
+	h := &cgi.Handler{Path: backend, Env: []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "REMOTE_USER=alice"}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+// TestServeEndToEnd: a developer pushes a commit carrying a live moto key
+// to a git server over HTTP; the server's post-receive hook sends a signed
+// GitHub-format push webhook to `leakguard serve`, which fetches and scans
+// the push, quarantines the key (proved here with the key itself) and
+// emails the owner. The dashboard requires a login, forged webhooks are
+// refused, and the metrics count the push.
+func TestServeEndToEnd(t *testing.T) {
+	bin := leakguardBin(t)
+	srv := mototest.Start(t)
+	acct := srv.NewAccount(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	admin := iam.NewFromConfig(acct.AdminConfig())
+	admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("deploy")})
+	admin.AttachUserPolicy(ctx, &iam.AttachUserPolicyInput{UserName: aws.String("deploy"), PolicyArn: aws.String("arn:aws:iam::aws:policy/AdministratorAccess")})
+	k, err := admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("deploy")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyID, secret := *k.AccessKey.AccessKeyId, *k.AccessKey.SecretAccessKey
+
+	mail := smtptest.Start(t)
+	trail := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// moto lacks CloudTrail LookupEvents: no events yet, as right after a push.
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		io.WriteString(w, `{"Events":[]}`)
+	}))
+	defer trail.Close()
+	dir := t.TempDir()
+	cfgText := fmt.Sprintf(`
+[serve]
+database = "sqlite:%s"
+mirrors = %q
+webhook_secret_env = "HOOK_SECRET"
+dashboard_users_env = "DASH_USERS"
+[cloudtrail]
+endpoint = %q
+[[aws.accounts]]
+id = %q
+owners = ["owner@example.com"]
+[notify.smtp]
+addr = %q
+from = "leakguard@example.com"
+username = "leakguard"
+password_env = "SMTP_PW"
+`, filepath.Join(dir, "lg.db"), filepath.Join(dir, "mirrors"), trail.URL, acct.ID, mail.Addr)
+	env := map[string]string{"HOOK_SECRET": "hook-secret-for-tests", "DASH_USERS": "alice:correct-horse", "SMTP_PW": mail.Password}
+	base := acct.AdminConfig()
+	var logs bytes.Buffer
+	app := &App{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return env[k] }, SMTPTLS: mail.ClientTLS, AWSConfig: &base}
+	cfg, err := app.loadResponseConfig(writeConfig(t, dir, cfgText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := app.startService(ctx, cfg, slog.New(slog.NewJSONHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.store.Close()
+	defer svc.pipeline.Stop(context.Background())
+	lg := httptest.NewServer(svc.handler)
+	defer lg.Close()
+
+	// The git host: a bare repository whose post-receive hook reports pushes.
+	root := t.TempDir()
+	bare := filepath.Join(root, "app.git")
+	if out, err := exec.Command("git", "init", "--quiet", "--bare", bare).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	exec.Command("git", "-C", bare, "config", "http.receivepack", "true").Run()
+	gitURL := gitServer(t, root)
+	hook := fmt.Sprintf("#!/bin/sh\nLEAKGUARD_WEBHOOK_SECRET=%s exec %s hook post-receive --url %s/hooks/push --repository acme/app --clone-url %s\n",
+		env["HOOK_SECRET"], bin, lg.URL, bare)
+	if err := os.WriteFile(filepath.Join(bare, "hooks", "post-receive"), []byte(hook), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	dev := gittest.New(t)
+	dev.Write("README.md", "# app\n")
+	dev.Commit("init")
+	dev.Write("config/prod.env", "AWS_ACCESS_KEY_ID="+keyID+"\nAWS_SECRET_ACCESS_KEY="+secret+"\n")
+	dev.Commit("add prod config")
+	pushed := time.Now()
+	dev.Git("push", "--quiet", gitURL+"/app.git", "HEAD:refs/heads/main")
+
+	var inc incident.Incident
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		list, err := svc.store.List(ctx, incident.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) == 1 && list[0].State == incident.Contained {
+			if _, ok := list[0].At(incident.Notified); ok {
+				inc = list[0]
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no contained, notified incident 60 s after the push: %+v\nlogs:\n%s", list, logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	contained, _ := inc.Since(incident.ContainedEvent)
+	notified, _ := inc.Since(incident.Notified)
+	t.Logf("push to contained %.3f s, to notified %.3f s (wall clock from git push: %.3f s)", contained, notified, time.Since(pushed).Seconds())
+	if inc.KeyID != keyID || inc.Principal != "user/deploy" || len(inc.Locations) == 0 || inc.Locations[0].Repository != "acme/app" {
+		t.Errorf("incident %+v", inc)
+	}
+	// Proved with the leaked key itself.
+	_, err = iam.NewFromConfig(srv.Config(aws.Credentials{AccessKeyID: keyID, SecretAccessKey: secret})).CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("attacker")})
+	if err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+		t.Errorf("leaked key after containment: %v", err)
+	}
+	msgs := mail.Wait(1, 10*time.Second)
+	if len(msgs) != 1 {
+		t.Fatalf("%d emails", len(msgs))
+	}
+	subject, text, _ := parseMail(t, msgs[0].Data)
+	if !strings.Contains(subject+text, keyID) || !strings.Contains(text, "config/prod.env") {
+		t.Errorf("email lacks the key or where it was found:\n%s\n%s", subject, text)
+	}
+
+	// Intake authenticates: unsigned, forged, replayed and oversized
+	// deliveries are refused with the right status.
+	body := []byte(`{"ref":"refs/heads/main","before":"` + strings.Repeat("0", 40) + `","after":"` + strings.Repeat("a", 40) + `","repository":{"full_name":"x/y","clone_url":"/nonexistent"}}`)
+	post := func(sig, delivery string, b []byte) int {
+		req, _ := http.NewRequest(http.MethodPost, lg.URL+"/hooks/push", bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-GitHub-Event", "push")
+		req.Header.Set("X-GitHub-Delivery", delivery)
+		if sig != "" {
+			req.Header.Set("X-Hub-Signature-256", sig)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	good := pushhook.Sign([]byte(env["HOOK_SECRET"]), body)
+	for _, c := range []struct {
+		name    string
+		sig, id string
+		body    []byte
+		want    int
+	}{
+		{"unsigned", "", "d1", body, http.StatusUnauthorized},
+		{"forged", pushhook.Sign([]byte("wrong secret"), body), "d2", body, http.StatusForbidden},
+		{"valid", good, "d3", body, http.StatusAccepted},
+		{"replayed", good, "d3", body, http.StatusConflict},
+		{"oversized", good, "d4", bytes.Repeat([]byte("x"), 26<<20), http.StatusRequestEntityTooLarge},
+	} {
+		if got := post(c.sig, c.id, c.body); got != c.want {
+			t.Errorf("%s webhook: status %d, want %d", c.name, got, c.want)
+		}
+	}
+	if !strings.Contains(logs.String(), `"msg":"request rejected"`) {
+		t.Error("rejections are not logged")
+	}
+	if strings.Contains(logs.String(), secret) {
+		t.Error("the logs contain the secret")
+	}
+
+	// The dashboard requires a login.
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.Get(lg.URL + "/incidents/" + inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther && resp.StatusCode != http.StatusFound {
+		t.Errorf("dashboard without login: %s", resp.Status)
+	}
+	// Metrics and health.
+	resp, err = http.Get(lg.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`leakguard_pushes_received_total{provider="github"}`, "leakguard_time_to_contain_seconds_count 1", "leakguard_queue_depth", `leakguard_requests_rejected_total{endpoint="push"`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get(lg.URL + path)
+		if err != nil || resp.StatusCode != 200 {
+			t.Errorf("%s: %v %v", path, resp.Status, err)
+		}
+		resp.Body.Close()
+	}
+}
