@@ -142,7 +142,7 @@ path = %q
 `, srv.URL, acct.ID, smtpAddr, intake.URL, e.auditLg)
 }
 
-func writeConfig(t *testing.T, dir, body string) string {
+func writeConfig(t testing.TB, dir, body string) string {
 	p := filepath.Join(dir, fmt.Sprintf("leakguard-%d.toml", time.Now().UnixNano()))
 	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
 		t.Fatal(err)

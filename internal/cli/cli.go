@@ -72,6 +72,7 @@ Usage:
   leakguard aws release KEY_ID    lift the quarantine once the key is rotated
   leakguard serve                 the service: push webhooks, partner alerts, containment, dashboard
   leakguard incidents list|show|resolve   the service's incidents
+  leakguard drill                 leak a harmless canary key and time LeakGuard's response
   leakguard rules                 list the detection rules
   leakguard version               print the version
 
@@ -135,6 +136,8 @@ func (a *App) dispatch(ctx context.Context, args []string) error {
 		return a.serve(ctx, args[1:])
 	case "incidents":
 		return a.incidents(ctx, args[1:])
+	case "drill":
+		return a.drill(ctx, args[1:])
 	}
 	return usagef("unknown command %q", args[0])
 }

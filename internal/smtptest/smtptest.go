@@ -27,7 +27,8 @@ type Message struct {
 	From string
 	To   []string
 	Data []byte
-	TLS  bool // the session was upgraded with STARTTLS
+	TLS  bool      // the session was upgraded with STARTTLS
+	At   time.Time // when the message was accepted
 }
 
 // Server is a running SMTP server.
@@ -150,6 +151,7 @@ func (x *session) Data(r io.Reader) error {
 		return err
 	}
 	x.msg.Data = b
+	x.msg.At = time.Now()
 	x.s.mu.Lock()
 	x.s.got = append(x.s.got, x.msg)
 	x.s.mu.Unlock()
