@@ -24,6 +24,7 @@ import (
 	"github.com/leakguard/leakguard/internal/respond"
 	"github.com/leakguard/leakguard/internal/rules"
 	"github.com/leakguard/leakguard/internal/server"
+	"github.com/leakguard/leakguard/internal/watch"
 )
 
 const serveUsage = `leakguard serve: watch pushes, receive alerts, contain leaked keys, show incidents.
@@ -191,6 +192,17 @@ func (a *App) startService(ctx context.Context, cfg *respond.Config, log *slog.L
 			return fail(err)
 		}
 		srv.Keys = partner.NewSigner(key).KeysHandler()
+	}
+	if len(cfg.Serve.Watch) > 0 {
+		poller := &watch.Poller{Marks: store, Enqueue: p.EnqueueScan, Interval: cfg.Serve.WatchInterval.Duration, Logger: log}
+		for _, w := range cfg.Serve.Watch {
+			name := w.Name
+			if name == "" {
+				name = w.URL
+			}
+			poller.Remotes = append(poller.Remotes, watch.Remote{URL: w.URL, Name: name, HTMLURL: w.HTMLURL})
+		}
+		go poller.Run(ctx)
 	}
 	if len(users) > 0 {
 		srv.Dashboard, err = dashboard.New(dashboard.Config{

@@ -240,3 +240,72 @@ password_env = "SMTP_PW"
 		resp.Body.Close()
 	}
 }
+
+// TestServeWatchedRemote: a remote without webhooks is polled; a leaky
+// commit pushed to it becomes a contained incident.
+func TestServeWatchedRemote(t *testing.T) {
+	srv := mototest.Start(t)
+	acct := srv.NewAccount(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	admin := iam.NewFromConfig(acct.AdminConfig())
+	admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("poll")})
+	k, err := admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("poll")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := gittest.New(t)
+	dev.Write("README.md", "# app\n")
+	dev.Commit("init")
+	bare := filepath.Join(t.TempDir(), "watched.git")
+	dev.Git("init", "--quiet", "--bare", bare)
+	dev.Git("push", "--quiet", bare, "HEAD:refs/heads/main")
+	trail := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1") // moto lacks LookupEvents
+		io.WriteString(w, `{"Events":[]}`)
+	}))
+	defer trail.Close()
+	dir := t.TempDir()
+	base := acct.AdminConfig()
+	app := &App{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return map[string]string{"LEAKGUARD_WEBHOOK_SECRET": "x"}[k] }, AWSConfig: &base}
+	cfg, err := app.loadResponseConfig(writeConfig(t, dir, fmt.Sprintf(`
+[serve]
+database = "sqlite:%s"
+mirrors = %q
+watch_interval = "100ms"
+[[serve.watch]]
+url = %q
+name = "acme/watched"
+[cloudtrail]
+endpoint = %q
+[[aws.accounts]]
+id = %q
+`, filepath.Join(dir, "lg.db"), filepath.Join(dir, "mirrors"), bare, trail.URL, acct.ID)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := app.startService(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.store.Close()
+	defer svc.pipeline.Stop(context.Background())
+	time.Sleep(300 * time.Millisecond) // the first poll records main as it is
+	dev.Write("ci.env", "AWS_ACCESS_KEY_ID="+*k.AccessKey.AccessKeyId+"\nAWS_SECRET_ACCESS_KEY="+*k.AccessKey.SecretAccessKey+"\n")
+	dev.Commit("ci creds")
+	dev.Git("push", "--quiet", bare, "HEAD:refs/heads/main")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		list, _ := svc.store.List(ctx, incident.Filter{})
+		if len(list) == 1 && list[0].State == incident.Contained {
+			if list[0].Source != "watch" || list[0].Locations[0].Repository != "acme/watched" {
+				t.Errorf("incident %+v", list[0])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no contained incident from the watched remote: %+v", list)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -125,6 +125,13 @@ var schema = []string{
 		entry TEXT NOT NULL
 	)`,
 	`CREATE INDEX IF NOT EXISTS lg_audit_incident ON lg_audit (incident_id, at)`,
+	// High-water marks of watched remotes: the last commit seen per ref.
+	`CREATE TABLE IF NOT EXISTS lg_watch (
+		remote TEXT NOT NULL,
+		ref TEXT NOT NULL,
+		sha TEXT NOT NULL,
+		PRIMARY KEY (remote, ref)
+	)`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -466,4 +473,37 @@ func Percentile(xs []float64, p float64) float64 {
 	slices.Sort(s)
 	i := int(float64(len(s))*p+0.999999) - 1
 	return s[max(0, min(i, len(s)-1))]
+}
+
+// WatchMarks returns the last commit seen on each ref of a watched remote.
+func (s *Store) WatchMarks(ctx context.Context, remote string) (map[string]string, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT ref, sha FROM lg_watch WHERE remote = ?`), remote)
+	if err != nil {
+		return nil, fmt.Errorf("read marks of %s: %w", remote, err)
+	}
+	defer rows.Close()
+	marks := map[string]string{}
+	for rows.Next() {
+		var ref, sha string
+		if err := rows.Scan(&ref, &sha); err != nil {
+			return nil, err
+		}
+		marks[ref] = sha
+	}
+	return marks, rows.Err()
+}
+
+// SetWatchMark records the last commit seen on a ref of a watched remote;
+// an empty sha forgets the ref (it was deleted).
+func (s *Store) SetWatchMark(ctx context.Context, remote, ref, sha string) error {
+	var err error
+	if sha == "" {
+		_, err = s.db.ExecContext(ctx, s.q(`DELETE FROM lg_watch WHERE remote = ? AND ref = ?`), remote, ref)
+	} else {
+		_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO lg_watch (remote, ref, sha) VALUES (?, ?, ?) ON CONFLICT (remote, ref) DO UPDATE SET sha = excluded.sha`), remote, ref, sha)
+	}
+	if err != nil {
+		return fmt.Errorf("record mark of %s %s: %w", remote, ref, err)
+	}
+	return nil
 }

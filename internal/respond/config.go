@@ -33,6 +33,13 @@ type Config struct {
 	Serve      ServeConfig      `toml:"serve"`
 }
 
+// WatchConfig is one polled remote.
+type WatchConfig struct {
+	URL     string `toml:"url"`
+	Name    string `toml:"name"`
+	HTMLURL string `toml:"html_url"`
+}
+
 // ServeConfig configures `leakguard serve`.
 type ServeConfig struct {
 	Listen   string `toml:"listen"`   // default 127.0.0.1:8080
@@ -58,6 +65,9 @@ type ServeConfig struct {
 	// reach the service over HTTPS (through a TLS-terminating proxy).
 	SecureCookies bool     `toml:"secure_cookies"`
 	JobTimeout    Duration `toml:"job_timeout"`
+	// Watch lists remotes polled for new commits (hosts without webhooks).
+	Watch         []WatchConfig `toml:"watch"`
+	WatchInterval Duration      `toml:"watch_interval"` // default 30s
 }
 
 // AWSConfig says how LeakGuard reaches AWS and where it may act.
@@ -328,6 +338,11 @@ func (c *Config) validate() []error {
 	if u := c.Serve.PartnerKeysURL; u != "" {
 		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 			bad("serve.partner_keys_url %q: want an http(s) URL", u)
+		}
+	}
+	for i, w := range c.Serve.Watch {
+		if w.URL == "" || strings.HasPrefix(w.URL, "-") {
+			bad("serve.watch[%d].url: want a git URL", i)
 		}
 	}
 	if c.Serve.Workers < 0 {
