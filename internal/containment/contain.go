@@ -190,7 +190,7 @@ func (r *Responder) Contain(ctx context.Context, req Request) (Result, error) {
 			verifyDone <- verified{l, e, err}
 		}()
 	}
-	id, err := r.Identify(ctx, IdentifyRequest{KeyID: req.KeyID, Principal: req.Principal, Incident: req.Incident})
+	id, err := r.identify(ctx, IdentifyRequest{KeyID: req.KeyID, Principal: req.Principal, Incident: req.Incident}, false)
 	res.Identity = id
 	if verifyDone != nil {
 		v := <-verifyDone
@@ -271,7 +271,19 @@ func (r *Responder) Contain(ctx context.Context, req Request) (Result, error) {
 	if req.DryRun {
 		return res, nil
 	}
-	if err := x.check(ctx); err != nil {
+	// The owner's ARN and groups, for the report, are read while the
+	// containment is checked.
+	owner := res.Identity
+	err = concurrently(
+		func() error { return x.check(ctx) },
+		func() error {
+			if err := r.describeOwner(ctx, x.c, &owner); err != nil {
+				r.logger().Warn("describe the key's owner", "key_id", req.KeyID, "err", err)
+			}
+			return nil
+		})
+	res.Identity.PrincipalARN, res.Identity.Groups = owner.PrincipalARN, owner.Groups
+	if err != nil {
 		return res, err
 	}
 	res.Checked = r.now()

@@ -101,28 +101,61 @@ type IdentifyRequest struct {
 // sts:GetAccessKeyInfo), its owner (iam:GetAccessKeyLastUsed), its status,
 // last use, groups and policies. It makes no change.
 func (r *Responder) Identify(ctx context.Context, req IdentifyRequest) (Identity, error) {
+	return r.identify(ctx, req, true)
+}
+
+// identify is Identify; with full false it reads only what containment
+// needs first (owner, status, policies), leaving ARN and groups for later.
+// sts:GetAccessKeyInfo runs while the key is looked up in the account
+// decoded offline; if STS names another account, the lookup is redone
+// there.
+func (r *Responder) identify(ctx context.Context, req IdentifyRequest, full bool) (Identity, error) {
 	id := Identity{KeyID: req.KeyID}
 	if !awskey.IsAccessKeyID(req.KeyID) {
 		return id, fmt.Errorf("%q is not an AWS access key ID (AKIA/ASIA + 16 base32 characters)", req.KeyID)
 	}
 	id.Temporary = strings.HasPrefix(req.KeyID, "ASIA")
+	type stsResult struct {
+		account string
+		err     error
+	}
+	stsDone := make(chan stsResult, 1)
+	go func() {
+		out, err := sts.NewFromConfig(r.configure(r.Base, "")).GetAccessKeyInfo(ctx, &sts.GetAccessKeyInfoInput{AccessKeyId: aws.String(req.KeyID)})
+		if err != nil {
+			stsDone <- stsResult{err: err}
+			return
+		}
+		stsDone <- stsResult{account: aws.ToString(out.Account)}
+	}()
 	offline, offErr := awskey.AccountID(req.KeyID)
-	var stsAccount string
-	out, err := sts.NewFromConfig(r.configure(r.Base, "")).GetAccessKeyInfo(ctx, &sts.GetAccessKeyInfoInput{AccessKeyId: aws.String(req.KeyID)})
-	if err == nil {
-		stsAccount = aws.ToString(out.Account)
+	var spec Identity
+	var specErr error
+	if offErr == nil {
+		spec = id
+		spec.Account = offline
+		specErr = r.resolve(ctx, &spec, req, full)
 	}
+	st := <-stsDone
 	switch {
-	case offErr == nil && stsAccount == offline:
-		id.Account, id.AccountSource = offline, "offline+sts"
-	case stsAccount != "":
-		id.Account, id.AccountSource = stsAccount, "sts"
+	case offErr == nil && st.account == offline:
+		spec.AccountSource = "offline+sts"
+		return spec, specErr
+	case st.account != "":
+		id.Account, id.AccountSource = st.account, "sts"
 	case offErr == nil:
-		id.Account, id.AccountSource = offline, "offline"
-		r.logger().Warn("sts:GetAccessKeyInfo failed; using the account decoded from the key ID", "key_id", req.KeyID, "err", err)
+		r.logger().Warn("sts:GetAccessKeyInfo failed; using the account decoded from the key ID", "key_id", req.KeyID, "err", st.err)
+		spec.AccountSource = "offline"
+		return spec, specErr
 	default:
-		return id, fmt.Errorf("find the account of %s: offline: %v; sts:GetAccessKeyInfo: %w", req.KeyID, offErr, err)
+		return id, fmt.Errorf("find the account of %s: offline: %v; sts:GetAccessKeyInfo: %w", req.KeyID, offErr, st.err)
 	}
+	return id, r.resolve(ctx, &id, req, full)
+}
+
+// resolve fills what id's account says about the key: the account's
+// policy, the owner, status and policies.
+func (r *Responder) resolve(ctx context.Context, id *Identity, req IdentifyRequest, full bool) error {
 	acct, _ := r.account(id.Account)
 	id.AccountName, id.Policy = acct.Name, acct.Policy
 	if id.Policy == "" {
@@ -137,24 +170,31 @@ func (r *Responder) Identify(ctx context.Context, req IdentifyRequest) (Identity
 	}
 	c, err := r.clients(ctx, id.Account)
 	if err != nil {
-		return id, err
+		return err
 	}
 	if req.Principal != "" {
 		typ, name, err := parsePrincipal(req.Principal)
 		if err != nil {
-			return id, err
+			return err
 		}
 		id.PrincipalType, id.Principal = typ, name
 	}
 	if !id.Temporary {
-		if err := r.lookupKey(ctx, c, &id); err != nil {
-			return id, err
+		if err := r.lookupKey(ctx, c, id); err != nil {
+			return err
 		}
 	}
-	if err := r.describePrincipal(ctx, c, &id); err != nil {
-		return id, err
+	if full {
+		return r.describePrincipal(ctx, c, id)
 	}
-	return id, nil
+	if id.PrincipalType == "root" {
+		id.PrincipalARN = "arn:aws:iam::" + id.Account + ":root"
+		return nil
+	}
+	if id.Principal == "" {
+		return nil
+	}
+	return r.listPolicies(ctx, c, id)
 }
 
 // lookupKey fills the owner, status, creation and last use of a long-term key.
@@ -202,8 +242,20 @@ func (r *Responder) lookupKey(ctx context.Context, c *accountClients, id *Identi
 }
 
 // describePrincipal fills the principal's ARN, groups and policies. The
-// reads run concurrently: they sit on the path to containment.
+// reads run concurrently.
 func (r *Responder) describePrincipal(ctx context.Context, c *accountClients, id *Identity) error {
+	return concurrently(
+		func() error { return r.describeOwner(ctx, c, id) },
+		func() error {
+			if id.PrincipalType == "root" || id.Principal == "" {
+				return nil
+			}
+			return r.listPolicies(ctx, c, id)
+		})
+}
+
+// describeOwner fills the principal's ARN and groups.
+func (r *Responder) describeOwner(ctx context.Context, c *accountClients, id *Identity) error {
 	name := aws.String(id.Principal)
 	var calls []func() error
 	switch id.PrincipalType {
@@ -227,7 +279,6 @@ func (r *Responder) describePrincipal(ctx context.Context, c *accountClients, id
 				}
 				return nil
 			},
-			func() error { return r.listPolicies(ctx, c, id) },
 		}
 	case "role":
 		calls = []func() error{
@@ -239,7 +290,6 @@ func (r *Responder) describePrincipal(ctx context.Context, c *accountClients, id
 				id.PrincipalARN = aws.ToString(ro.Role.Arn)
 				return nil
 			},
-			func() error { return r.listPolicies(ctx, c, id) },
 		}
 	case "root":
 		id.PrincipalARN = "arn:aws:iam::" + id.Account + ":root"
