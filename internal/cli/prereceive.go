@@ -94,6 +94,13 @@ func (a *App) preReceive(ctx context.Context, run *scanRun, start time.Time) err
 	run.summary.Commits = int64(res.Commits)
 	run.addStats(res.Stats)
 	rep := a.buildReport(run, serr, start)
+	if o.reportTo != "" {
+		// The push is decided below whatever happens here: reporting only
+		// tells the service (which contains AWS keys) at once.
+		if err := a.reportFindings(run); err != nil {
+			fmt.Fprintf(a.Stderr, "leakguard: findings not reported: %v\n", err)
+		}
+	}
 	if o.output != "" {
 		if err := a.writeReport(o, rep); err != nil {
 			fmt.Fprintf(a.Stderr, "leakguard: %v\n", err)

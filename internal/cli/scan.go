@@ -83,6 +83,8 @@ type scanOptions struct {
 	onTimeout     string
 	allowBypass   bool
 	bypassLogPath string
+	// reporting to a LeakGuard service
+	reportTo, reportRepo string
 }
 
 func (a *App) scan(ctx context.Context, args []string) error {
@@ -110,6 +112,8 @@ func (a *App) scan(ctx context.Context, args []string) error {
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "pre-receive: time budget; other scans: 0 (none) unless set")
 	fs.StringVar(&o.onTimeout, "on-timeout", "reject", "pre-receive: `POLICY` when over budget: reject or accept")
 	fs.BoolVar(&o.allowBypass, "allow-bypass", false, "pre-receive: honour git push -o leakguard.allow=FINGERPRINT")
+	fs.StringVar(&o.reportTo, "report-to", "", "send the findings to a LeakGuard service's `URL` (.../api/findings; token in $LEAKGUARD_REPORT_TOKEN); fingerprints, redacted secrets and AWS key IDs only, never a secret")
+	fs.StringVar(&o.reportRepo, "report-repository", "", "repository name for --report-to (default: the scanned path)")
 	fs.StringVar(&o.bypassLogPath, "bypass-log", "", "pre-receive: append accepted bypasses to `FILE` (default GIT_DIR/leakguard-bypass.log)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), scanUsage)
@@ -286,6 +290,14 @@ func (a *App) finish(run *scanRun, serr error, start time.Time) error {
 	rep := a.buildReport(run, serr, start)
 	if err := a.writeReport(run.opts, rep); err != nil {
 		return err
+	}
+	if run.opts.reportTo != "" {
+		if err := a.reportFindings(run); err != nil {
+			fmt.Fprintf(a.Stderr, "leakguard: findings not reported: %v\n", err)
+			if len(run.set.Findings(true)) > 0 {
+				return exitCode(ExitError)
+			}
+		}
 	}
 	report.WriteSummary(a.Stderr, rep)
 	switch {

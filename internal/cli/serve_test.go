@@ -309,3 +309,88 @@ id = %q
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestScanReportTo: `leakguard scan --report-to` posts findings (never a
+// secret) with the report token; the service contains the AWS key. A
+// wrong token is refused and the scan says its findings were not reported.
+func TestScanReportTo(t *testing.T) {
+	srv := mototest.Start(t)
+	acct := srv.NewAccount(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	admin := iam.NewFromConfig(acct.AdminConfig())
+	admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("laptop")})
+	k, err := admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("laptop")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := *k.AccessKey.SecretAccessKey
+	trail := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1") // moto lacks LookupEvents
+		io.WriteString(w, `{"Events":[]}`)
+	}))
+	defer trail.Close()
+	dir := t.TempDir()
+	base := acct.AdminConfig()
+	env := map[string]string{"LEAKGUARD_WEBHOOK_SECRET": "x", "REPORT_TOKEN": "report-token-0123456789"}
+	app := &App{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return env[k] }, AWSConfig: &base}
+	cfg, err := app.loadResponseConfig(writeConfig(t, dir, fmt.Sprintf(`
+[serve]
+database = "sqlite:%s"
+mirrors = %q
+report_token_env = "REPORT_TOKEN"
+[cloudtrail]
+endpoint = %q
+[[aws.accounts]]
+id = %q
+`, filepath.Join(dir, "lg.db"), filepath.Join(dir, "mirrors"), trail.URL, acct.ID)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := app.startService(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.store.Close()
+	defer svc.pipeline.Stop(context.Background())
+	lg := httptest.NewServer(svc.handler)
+	defer lg.Close()
+
+	work := t.TempDir()
+	os.WriteFile(filepath.Join(work, "creds"), []byte("aws_access_key_id = "+*k.AccessKey.AccessKeyId+"\naws_secret_access_key = "+secret+"\n"), 0o600)
+	scan := func(token string) (int, string) {
+		var out, errb bytes.Buffer
+		a := &App{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(k string) string {
+			return map[string]string{"LEAKGUARD_REPORT_TOKEN": token}[k]
+		}}
+		code := a.Run(ctx, []string{"scan", "dir", work, "--report-to", lg.URL + "/api/findings", "--report-repository", "alice/laptop", "--no-progress"})
+		return code, errb.String()
+	}
+	if code, errOut := scan("wrong-token-0123456789"); code != ExitError || !strings.Contains(errOut, "not reported") {
+		t.Fatalf("wrong token: exit %d %s", code, errOut)
+	}
+	if code, errOut := scan(env["REPORT_TOKEN"]); code != ExitFindings {
+		t.Fatalf("scan --report-to: exit %d %s", code, errOut)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		list, _ := svc.store.List(ctx, incident.Filter{})
+		if len(list) == 1 && list[0].State == incident.Contained {
+			if list[0].Source != "report" || list[0].Locations[0].Repository != "alice/laptop" {
+				t.Errorf("incident %+v", list[0])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no contained incident from the report: %+v", list)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "lg.db*"))
+	for _, f := range files {
+		raw, _ := os.ReadFile(f)
+		if bytes.Contains(raw, []byte(secret)) {
+			t.Errorf("%s holds the secret", f)
+		}
+	}
+}

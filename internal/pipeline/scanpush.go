@@ -144,30 +144,46 @@ func (p *Pipeline) record(ctx context.Context, a ScanArgs, f finding.Finding, de
 			url = l.URL
 		}
 	}
+	var job *RespondArgs
+	if keyID != "" {
+		job = &RespondArgs{KeyID: keyID, FoundURL: url, FoundWhere: where, DetectedAt: detected}
+	}
+	id, created, err := p.file(ctx, inc, job)
+	if err != nil {
+		return err
+	}
+	p.deps.Logger.Info("secret found", "incident", id, "new", created, "rule", f.RuleID, "fingerprint", inc.Fingerprint, "repository", a.Repository, "commit", a.After)
+	return nil
+}
+
+// file records an incident in one transaction with the response job it
+// starts when it is new (job's IncidentID is filled in). It returns the
+// incident's ID and whether it was created.
+func (p *Pipeline) file(ctx context.Context, inc incident.Incident, job *RespondArgs) (string, bool, error) {
 	tx, err := p.deps.Store.DB().BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("record finding: %w", err)
+		return "", false, fmt.Errorf("record incident: %w", err)
 	}
 	defer tx.Rollback()
 	id, created, err := p.deps.Store.Upsert(ctx, tx, inc)
 	if err != nil {
-		return err
+		return "", false, err
 	}
-	if created && keyID != "" {
-		_, err := p.client.InsertTx(ctx, tx, RespondArgs{IncidentID: id, KeyID: keyID, FoundURL: url, FoundWhere: where, DetectedAt: detected},
-			&river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}})
-		if err != nil {
-			return fmt.Errorf("enqueue response to %s: %w", id, err)
+	if created && job != nil {
+		job.IncidentID = id
+		if _, err := p.client.InsertTx(ctx, tx, *job, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}); err != nil {
+			return "", false, fmt.Errorf("enqueue response to %s: %w", id, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("record finding: %w", err)
+		return "", false, fmt.Errorf("record incident: %w", err)
 	}
-	p.deps.Logger.Info("secret found", "incident", id, "new", created, "rule", f.RuleID, "fingerprint", inc.Fingerprint, "repository", a.Repository, "commit", a.After)
 	if created && p.deps.OnEvent != nil {
 		if full, err := p.deps.Store.Get(ctx, id); err == nil {
-			p.deps.OnEvent(incident.Detected, full, detected)
+			if at, ok := full.At(incident.Detected); ok {
+				p.deps.OnEvent(incident.Detected, full, at)
+			}
 		}
 	}
-	return nil
+	return id, created, nil
 }

@@ -56,6 +56,9 @@ type ServeConfig struct {
 	// PartnerKeyFile holds LeakGuard's own signing key for alerts it sends
 	// to partners; its keys document is served at /partner/keys.
 	PartnerKeyFile string `toml:"partner_key_file"`
+	// ReportTokenEnv names the variable holding the token scanners use to
+	// post findings (scan --report-to); empty disables /api/findings.
+	ReportTokenEnv string `toml:"report_token_env"`
 	// DashboardUsersEnv names a variable of "user:password,…" pairs.
 	DashboardUsersEnv string `toml:"dashboard_users_env"`
 	// SessionKeyEnv names a variable with at least 32 bytes signing
@@ -330,7 +333,7 @@ func (c *Config) validate() []error {
 	if d := c.Serve.Database; d != "" && !strings.HasPrefix(d, "sqlite:") && !strings.HasPrefix(d, "postgres://") && !strings.HasPrefix(d, "postgresql://") {
 		bad("serve.database: want sqlite:PATH or postgres://… (the value is not shown: it may hold a password)")
 	}
-	for _, env := range []struct{ name, v string }{{"serve.webhook_secret_env", c.Serve.WebhookSecretEnv}, {"serve.dashboard_users_env", c.Serve.DashboardUsersEnv}, {"serve.session_key_env", c.Serve.SessionKeyEnv}} {
+	for _, env := range []struct{ name, v string }{{"serve.webhook_secret_env", c.Serve.WebhookSecretEnv}, {"serve.dashboard_users_env", c.Serve.DashboardUsersEnv}, {"serve.session_key_env", c.Serve.SessionKeyEnv}, {"serve.report_token_env", c.Serve.ReportTokenEnv}} {
 		if env.v != "" && !envNameRE.MatchString(env.v) {
 			bad("%s: not an environment variable name (the value is not shown)", env.name)
 		}

@@ -7,10 +7,13 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -37,6 +40,16 @@ type Server struct {
 	Now       func() time.Time
 	// Ready reports whether the pipeline is working jobs.
 	Ready func() bool
+	// ReportToken authenticates scanners posting findings (Bearer); empty
+	// disables /api/findings.
+	ReportToken string
+}
+
+// FindingsReport is what `leakguard scan --report-to` posts: findings
+// without any plaintext secret.
+type FindingsReport struct {
+	Repository string              `json:"repository"`
+	Findings   []pipeline.Reported `json:"findings"`
 }
 
 func (s *Server) now() time.Time {
@@ -52,6 +65,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /hooks/push", s.push)
 	if s.Partner != nil {
 		mux.HandleFunc("POST /partner/alerts", s.partnerAlerts)
+	}
+	if s.ReportToken != "" {
+		mux.HandleFunc("POST /api/findings", s.findings)
 	}
 	if s.Keys != nil {
 		mux.Handle("GET /partner/keys", s.Keys)
@@ -156,4 +172,38 @@ func (s *Server) partnerAlerts(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(labels)
+}
+
+// findings accepts findings posted by scanners with the report token.
+func (s *Server) findings(w http.ResponseWriter, r *http.Request) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(s.ReportToken)) != 1 {
+		s.reject(w, r, "findings", http.StatusUnauthorized, errors.New("missing or wrong report token"))
+		return
+	}
+	var rep FindingsReport
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 10<<20))
+	if err := dec.Decode(&rep); err != nil {
+		status := http.StatusBadRequest
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		s.reject(w, r, "findings", status, fmt.Errorf("findings report: %w", err))
+		return
+	}
+	received := s.now()
+	var ids []string
+	for _, f := range rep.Findings {
+		id, err := s.Pipeline.RecordReported(r.Context(), rep.Repository, f, received)
+		if err != nil {
+			s.Logger.Error("record reported finding", "rule", f.RuleID, "err", err)
+			http.Error(w, "could not record the findings", http.StatusServiceUnavailable)
+			return
+		}
+		ids = append(ids, id)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	json.NewEncoder(w).Encode(map[string]any{"incidents": ids})
 }
