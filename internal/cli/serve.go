@@ -160,9 +160,23 @@ func (a *App) startService(ctx context.Context, cfg *respond.Config, log *slog.L
 	if err != nil {
 		return fail(err)
 	}
+	var signer *partner.Signer
+	if cfg.Serve.PartnerKeyFile != "" {
+		key, err := partner.LoadOrCreateKey(cfg.Serve.PartnerKeyFile)
+		if err != nil {
+			return fail(err)
+		}
+		sg := partner.NewSigner(key)
+		signer = &sg
+	}
+	var partners []pipeline.Partner
+	for _, pc := range cfg.Serve.Partners {
+		partners = append(partners, pipeline.Partner{Providers: pc.Providers, Sender: &partner.Sender{Endpoint: pc.Endpoint, Signer: *signer, Client: a.HTTPClient}})
+	}
 	var metrics *server.Metrics
 	p, err := pipeline.New(ctx, pipeline.Deps{
-		Store: store, Engine: eng, MirrorDir: cfg.Serve.Mirrors, Logger: log, Workers: cfg.Serve.Workers,
+		Partners: partners,
+		Store:    store, Engine: eng, MirrorDir: cfg.Serve.Mirrors, Logger: log, Workers: cfg.Serve.Workers,
 		JobTimeout: cfg.Serve.JobTimeout.Duration,
 		Playbook:   func(string) (*respond.Playbook, error) { return pb, nil },
 		OnEvent: func(kind string, inc incident.Incident, at time.Time) {
@@ -191,12 +205,8 @@ func (a *App) startService(ctx context.Context, cfg *respond.Config, log *slog.L
 	if cfg.Serve.PartnerKeysURL != "" {
 		srv.Partner = &partner.Receiver{Keys: &partner.KeySource{URL: cfg.Serve.PartnerKeysURL, Client: a.HTTPClient}}
 	}
-	if cfg.Serve.PartnerKeyFile != "" {
-		key, err := partner.LoadOrCreateKey(cfg.Serve.PartnerKeyFile)
-		if err != nil {
-			return fail(err)
-		}
-		srv.Keys = partner.NewSigner(key).KeysHandler()
+	if signer != nil {
+		srv.Keys = signer.KeysHandler()
 	}
 	if len(cfg.Serve.Watch) > 0 {
 		poller := &watch.Poller{Marks: store, Enqueue: p.EnqueueScan, Interval: cfg.Serve.WatchInterval.Duration, Logger: log}

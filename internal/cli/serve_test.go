@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -392,5 +393,88 @@ id = %q
 		if bytes.Contains(raw, []byte(secret)) {
 			t.Errorf("%s holds the secret", f)
 		}
+	}
+}
+
+// TestPartnerProtocolBetweenInstances: two LeakGuard services talk
+// GitHub's secret-scanning partner protocol. A (a scanning host, no rights
+// in the key's account) finds an AWS key in a push and sends a signed alert
+// to B (the provider for that account), which verifies it against A's keys
+// document and contains the key.
+func TestPartnerProtocolBetweenInstances(t *testing.T) {
+	srv := mototest.Start(t)
+	acct := srv.NewAccount(t)
+	other := srv.NewAccount(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	admin := iam.NewFromConfig(acct.AdminConfig())
+	admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("shared")})
+	k, err := admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("shared")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyID, secret := *k.AccessKey.AccessKeyId, *k.AccessKey.SecretAccessKey
+	trail := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1") // moto lacks LookupEvents
+		io.WriteString(w, `{"Events":[]}`)
+	}))
+	defer trail.Close()
+	la, _ := net.Listen("tcp", "127.0.0.1:0")
+	lb, _ := net.Listen("tcp", "127.0.0.1:0")
+	urlA, urlB := "http://"+la.Addr().String(), "http://"+lb.Addr().String()
+	start := func(name string, l net.Listener, base aws.Config, extra string) *serveDeps {
+		dir := t.TempDir()
+		app := &App{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return map[string]string{"LEAKGUARD_WEBHOOK_SECRET": "hook-" + name}[k] }, AWSConfig: &base}
+		cfg, err := app.loadResponseConfig(writeConfig(t, dir, fmt.Sprintf(`
+[serve]
+database = "sqlite:%s"
+mirrors = %q
+%s
+[cloudtrail]
+endpoint = %q
+`, filepath.Join(dir, "lg.db"), filepath.Join(dir, "mirrors"), extra, trail.URL)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc, err := app.startService(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs := &http.Server{Handler: svc.handler}
+		go hs.Serve(l)
+		t.Cleanup(func() { hs.Close(); svc.pipeline.Stop(context.Background()); svc.store.Close() })
+		return svc
+	}
+	keyFile := filepath.Join(t.TempDir(), "a-partner.pem")
+	start("a", la, other.AdminConfig(), fmt.Sprintf("partner_key_file = %q\n[[serve.partners]]\nendpoint = %q\nproviders = [\"aws\"]", keyFile, urlB+"/partner/alerts"))
+	b := start("b", lb, acct.AdminConfig(), fmt.Sprintf("partner_keys_url = %q\n[[aws.accounts]]\nid = %q", urlA+"/partner/keys", acct.ID))
+
+	dev := gittest.New(t)
+	dev.Write("keys.txt", "aws_access_key_id="+keyID+"\naws_secret_access_key="+secret+"\n")
+	sha := dev.Commit("oops")
+	bare := filepath.Join(t.TempDir(), "public.git")
+	dev.Git("init", "--quiet", "--bare", bare)
+	dev.Git("push", "--quiet", bare, "HEAD:refs/heads/main")
+	body, _ := json.Marshal(pushPayload(strings.Repeat("0", 40), sha, "refs/heads/main", "public/repo", bare, "", "dev", time.Now()))
+	if err := deliver(ctx, http.DefaultClient, urlA+"/hooks/push", []byte("hook-a"), body); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		list, _ := b.store.List(ctx, incident.Filter{})
+		if len(list) == 1 && list[0].State == incident.Contained {
+			if list[0].Source != "partner" || list[0].KeyID != keyID {
+				t.Errorf("B's incident %+v", list[0])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("B contained nothing: %+v", list)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, err = iam.NewFromConfig(srv.Config(aws.Credentials{AccessKeyID: keyID, SecretAccessKey: secret})).CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("x")})
+	if err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+		t.Errorf("leaked key after B's containment: %v", err)
 	}
 }

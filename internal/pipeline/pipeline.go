@@ -23,6 +23,7 @@ import (
 
 	"github.com/leakguard/leakguard/internal/detect"
 	"github.com/leakguard/leakguard/internal/incident"
+	"github.com/leakguard/leakguard/internal/partner"
 	"github.com/leakguard/leakguard/internal/respond"
 )
 
@@ -72,9 +73,21 @@ type Deps struct {
 	// PollInterval is how often idle workers look for jobs (SQLite has no
 	// notifications); default 50ms.
 	PollInterval time.Duration
+	// Partners receive, as GitHub-format secret-scanning alerts, the
+	// secrets found in pushes whose provider they serve.
+	Partners []Partner
 	// JobTimeout bounds one job; a job whose worker died is retried 5 s
 	// after it would have timed out. Default 2 minutes.
 	JobTimeout time.Duration
+}
+
+// Partner is a secret-scanning partner: findings of its providers are
+// sent to it, signed, before they are recorded (at least once).
+type Partner struct {
+	Providers []string // rule providers, e.g. "aws", "slack"
+	Sender    interface {
+		Send(ctx context.Context, alerts []partner.Alert) error
+	}
 }
 
 // Pipeline runs the workers.

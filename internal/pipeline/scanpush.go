@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/leakguard/leakguard/internal/finding"
 	"github.com/leakguard/leakguard/internal/git"
 	"github.com/leakguard/leakguard/internal/incident"
+	"github.com/leakguard/leakguard/internal/partner"
 	"github.com/leakguard/leakguard/internal/scan"
 )
 
@@ -64,7 +66,11 @@ func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
 		return fmt.Errorf("scan %s %s: %w", a.Repository, a.After, err)
 	}
 	detected := w.p.now()
-	for _, f := range set.Findings(false) {
+	findings := set.Findings(false)
+	if err := w.p.tellPartners(ctx, findings); err != nil {
+		return err
+	}
+	for _, f := range findings {
 		if err := w.p.record(ctx, a, f, detected); err != nil {
 			return err
 		}
@@ -186,4 +192,33 @@ func (p *Pipeline) file(ctx context.Context, inc incident.Incident, job *Respond
 		}
 	}
 	return id, created, nil
+}
+
+// tellPartners sends each partner the findings of its providers. For AWS
+// the token is the access key ID, as the partner needs no more to act.
+func (p *Pipeline) tellPartners(ctx context.Context, findings []finding.Finding) error {
+	for _, pt := range p.deps.Partners {
+		var alerts []partner.Alert
+		for _, f := range findings {
+			if !slices.Contains(pt.Providers, f.Provider) {
+				continue
+			}
+			token := f.Secret
+			if id := awsKeyID(f); id != "" {
+				token = id
+			}
+			url := ""
+			if len(f.Locations) > 0 {
+				url = f.Locations[0].URL
+			}
+			alerts = append(alerts, partner.Alert{Token: token, Type: f.RuleID, URL: url, Source: "commit"})
+		}
+		if len(alerts) == 0 {
+			continue
+		}
+		if err := pt.Sender.Send(ctx, alerts); err != nil {
+			return fmt.Errorf("send %d alerts to partner: %w", len(alerts), err)
+		}
+	}
+	return nil
 }

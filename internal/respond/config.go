@@ -33,6 +33,12 @@ type Config struct {
 	Serve      ServeConfig      `toml:"serve"`
 }
 
+// PartnerConfig is a secret-scanning partner's endpoint.
+type PartnerConfig struct {
+	Endpoint  string   `toml:"endpoint"`
+	Providers []string `toml:"providers"`
+}
+
 // WatchConfig is one polled remote.
 type WatchConfig struct {
 	URL     string `toml:"url"`
@@ -68,6 +74,9 @@ type ServeConfig struct {
 	// reach the service over HTTPS (through a TLS-terminating proxy).
 	SecureCookies bool     `toml:"secure_cookies"`
 	JobTimeout    Duration `toml:"job_timeout"`
+	// Partners receive the secrets of their providers found in pushes, as
+	// GitHub-format alerts signed with partner_key_file.
+	Partners []PartnerConfig `toml:"partners"`
 	// Watch lists remotes polled for new commits (hosts without webhooks).
 	Watch         []WatchConfig `toml:"watch"`
 	WatchInterval Duration      `toml:"watch_interval"` // default 30s
@@ -342,6 +351,17 @@ func (c *Config) validate() []error {
 		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 			bad("serve.partner_keys_url %q: want an http(s) URL", u)
 		}
+	}
+	for i, p := range c.Serve.Partners {
+		if u, err := url.Parse(p.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("serve.partners[%d].endpoint %q: want an http(s) URL", i, p.Endpoint)
+		}
+		if len(p.Providers) == 0 {
+			bad("serve.partners[%d].providers: name at least one provider (e.g. \"aws\")", i)
+		}
+	}
+	if len(c.Serve.Partners) > 0 && c.Serve.PartnerKeyFile == "" {
+		bad("serve.partners: set serve.partner_key_file, the key alerts are signed with")
 	}
 	for i, w := range c.Serve.Watch {
 		if w.URL == "" || strings.HasPrefix(w.URL, "-") {
