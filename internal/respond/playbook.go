@@ -230,7 +230,11 @@ func (p *Playbook) Incident(a Alert, rep Report) notify.Incident {
 		ID: rep.Incident, KeyID: res.Identity.KeyID, Account: res.Identity.Account, AccountName: res.Identity.AccountName,
 		UserName: res.Identity.Principal, PrincipalARN: res.Identity.PrincipalARN, Live: res.Live.String(),
 		FoundURL: a.FoundURL, FoundWhere: a.FoundWhere, DetectedAt: rep.DetectedAt, Policy: string(res.Policy),
-		Activity: rep.Activity, ActivityNote: rep.ActivityNote, Summary: rep.Summary, DashboardURL: p.DashboardURL,
+		Activity: rep.Activity, ActivityNote: rep.ActivityNote, Summary: rep.Summary,
+	}
+	// Incidents of the service (inc_…) have a page on its dashboard.
+	if p.DashboardURL != "" && strings.HasPrefix(rep.Incident, "inc_") {
+		inc.DashboardURL = strings.TrimRight(p.DashboardURL, "/") + "/incidents/" + rep.Incident
 	}
 	for _, s := range res.Steps {
 		step := s.Step
