@@ -134,11 +134,29 @@ var schema = []string{
 	)`,
 }
 
+// schemaLock is the PostgreSQL advisory lock taken while migrating: nodes
+// that start together would otherwise race to create the same tables
+// (CREATE … IF NOT EXISTS does not wait for a concurrent creator).
+const schemaLock = 0x4c47_5343_4845_4d41 // "LGSCHEMA"
+
 func (s *Store) migrate(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate incident store: %w", err)
+	}
+	defer tx.Rollback()
+	if s.postgres {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(schemaLock)); err != nil {
+			return fmt.Errorf("migrate incident store: lock: %w", err)
+		}
+	}
 	for _, q := range schema {
-		if _, err := s.db.ExecContext(ctx, q); err != nil {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("migrate incident store: %w", err)
 		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate incident store: %w", err)
 	}
 	return nil
 }

@@ -90,6 +90,10 @@ type Partner struct {
 	}
 }
 
+// queueSchemaLock is the PostgreSQL advisory lock held while River's
+// tables are migrated.
+const queueSchemaLock = 0x4c47_5155_4555_4521 // "LGQUEUE!"
+
 // Pipeline runs the workers.
 type Pipeline struct {
 	deps   Deps
@@ -122,6 +126,19 @@ func New(ctx context.Context, d Deps) (*Pipeline, error) {
 		driver = riverdatabasesql.New(d.Store.DB())
 	} else {
 		driver = riversqlite.New(d.Store.DB())
+	}
+	if d.Store.Postgres() {
+		// Nodes that start together would race to create River's tables:
+		// one migrates while the others wait, then find nothing to do.
+		conn, err := d.Store.DB().Conn(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("migrate job queue: %w", err)
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, int64(queueSchemaLock)); err != nil {
+			return nil, fmt.Errorf("migrate job queue: lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(queueSchemaLock))
 	}
 	m, err := rivermigrate.New(driver, nil)
 	if err != nil {
