@@ -428,7 +428,7 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Incident, error) {
 		args = append(args, like, like, like, like, like)
 	}
 	limit := f.Limit
-	if limit <= 0 || limit > 1000 {
+	if limit <= 0 || limit > 10000 {
 		limit = 100
 	}
 	query += ` ORDER BY created DESC LIMIT ` + strconv.Itoa(limit)

@@ -42,6 +42,9 @@ func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
 	if err != nil {
 		return err
 	}
+	// The push's commits: after, minus before when the mirror has it,
+	// else minus every other ref (a new branch). The same commits on a
+	// retry, whatever else was fetched meanwhile.
 	revs := []string{a.After, "--not"}
 	if a.Before != "" && a.Before != zeroSHA {
 		if _, err := repo.ResolveCommit(ctx, a.Before); err == nil {
@@ -49,16 +52,10 @@ func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
 		}
 	}
 	if len(revs) == 2 {
-		out, err := repo.Output(ctx, "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads", "refs/tags")
-		if err != nil {
-			return fmt.Errorf("list refs of %s: %w", a.Repository, err)
+		if a.Ref != "" {
+			revs = append(revs, "--exclude="+a.Ref)
 		}
-		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-			ref, sha, ok := strings.Cut(line, " ")
-			if ok && ref != a.Ref && sha != a.After {
-				revs = append(revs, sha)
-			}
-		}
+		revs = append(revs, "--all")
 	}
 	set := finding.NewSet(nil)
 	hs := git.HistoryScanner{Repo: repo, Scanner: &scan.Scanner{Engine: w.p.deps.Engine, Workers: 2}, RemoteURL: a.HTMLURL}
@@ -102,7 +99,13 @@ func (p *Pipeline) mirror(ctx context.Context, a ScanArgs) (*git.Repo, error) {
 	}
 	fetchCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if _, err := repo.Output(fetchCtx, "fetch", "--quiet", "--no-tags", "--force", "--", a.CloneURL, "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"); err != nil {
+	// Only the pushed ref is fetched: the advertisement and the work stay
+	// the size of the push, not of the repository's refs.
+	refspecs := []string{"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"}
+	if strings.HasPrefix(a.Ref, "refs/heads/") || strings.HasPrefix(a.Ref, "refs/tags/") {
+		refspecs = []string{"+" + a.Ref + ":" + a.Ref}
+	}
+	if _, err := repo.Output(fetchCtx, append([]string{"fetch", "--quiet", "--no-tags", "--force", "--", a.CloneURL}, refspecs...)...); err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", a.Repository, err)
 	}
 	if _, err := repo.ResolveCommit(ctx, a.After); err != nil {
