@@ -175,8 +175,8 @@ func (a *App) startService(ctx context.Context, cfg *respond.Config, log *slog.L
 	}
 	var metrics *server.Metrics
 	p, err := pipeline.New(ctx, pipeline.Deps{
-		Partners: partners,
-		Store:    store, Engine: eng, MirrorDir: cfg.Serve.Mirrors, Logger: log, Workers: cfg.Serve.Workers,
+		Partners: partners, Allow: cfg.Serve.AllowFingerprints,
+		Store: store, Engine: eng, MirrorDir: cfg.Serve.Mirrors, Logger: log, Workers: cfg.Serve.Workers,
 		JobTimeout: cfg.Serve.JobTimeout.Duration,
 		Playbook:   func(string) (*respond.Playbook, error) { return pb, nil },
 		OnEvent: func(kind string, inc incident.Incident, at time.Time) {

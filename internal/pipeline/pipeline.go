@@ -73,6 +73,10 @@ type Deps struct {
 	// PollInterval is how often idle workers look for jobs (SQLite has no
 	// notifications); default 50ms.
 	PollInterval time.Duration
+	// Allow lists fingerprints (lg1:…) of secrets known to be harmless
+	// (test keys): their incidents are recorded as dismissed and nothing
+	// is done about them.
+	Allow []string
 	// Partners receive, as GitHub-format secret-scanning alerts, the
 	// secrets found in pushes whose provider they serve.
 	Partners []Partner

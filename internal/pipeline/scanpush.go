@@ -169,6 +169,13 @@ func (p *Pipeline) record(ctx context.Context, a ScanArgs, f finding.Finding, de
 // starts when it is new (job's IncidentID is filled in). It returns the
 // incident's ID and whether it was created.
 func (p *Pipeline) file(ctx context.Context, inc incident.Incident, job *RespondArgs) (string, bool, error) {
+	if slices.Contains(p.deps.Allow, inc.Fingerprint) {
+		inc.State = incident.Dismissed
+		if at, ok := inc.At(incident.Detected); ok {
+			inc.Events = append(inc.Events, incident.Event{At: at, Kind: incident.DismissedEvent, Detail: "allow-listed fingerprint"})
+		}
+		job = nil
+	}
 	tx, err := p.deps.Store.DB().BeginTx(ctx, nil)
 	if err != nil {
 		return "", false, fmt.Errorf("record incident: %w", err)

@@ -74,6 +74,9 @@ type ServeConfig struct {
 	// reach the service over HTTPS (through a TLS-terminating proxy).
 	SecureCookies bool     `toml:"secure_cookies"`
 	JobTimeout    Duration `toml:"job_timeout"`
+	// AllowFingerprints are secrets known to be harmless (test keys):
+	// recorded as dismissed, never acted upon.
+	AllowFingerprints []string `toml:"allow_fingerprints"`
 	// Partners receive the secrets of their providers found in pushes, as
 	// GitHub-format alerts signed with partner_key_file.
 	Partners []PartnerConfig `toml:"partners"`
@@ -350,6 +353,11 @@ func (c *Config) validate() []error {
 	if u := c.Serve.PartnerKeysURL; u != "" {
 		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 			bad("serve.partner_keys_url %q: want an http(s) URL", u)
+		}
+	}
+	for i, fp := range c.Serve.AllowFingerprints {
+		if !strings.HasPrefix(fp, "lg1:") {
+			bad("serve.allow_fingerprints[%d]: want an lg1: fingerprint (leakguard scan prints them)", i)
 		}
 	}
 	for i, p := range c.Serve.Partners {
