@@ -84,6 +84,7 @@ endpoint = %q
 listen = %q
 database = "sqlite:%s"
 mirrors = %q
+allow_local_remotes = true
 job_timeout = "3s"
 [cloudtrail]
 endpoint = %q

@@ -64,6 +64,11 @@ func (a *App) drill(ctx context.Context, args []string) error {
 	defer os.RemoveAll(work)
 	cfg.Serve.Database = "sqlite:" + filepath.Join(work, "drill.db")
 	cfg.Serve.Mirrors = filepath.Join(work, "mirrors")
+	// Only the drill's own scratch repository: no watched remotes, no
+	// partners, no intake from outside.
+	cfg.Serve.Watch, cfg.Serve.Partners = nil, nil
+	cfg.Serve.ReportTokenEnv, cfg.Serve.PartnerKeysURL, cfg.Serve.PartnerKeyFile = "", "", ""
+	cfg.Serve.AllowLocalRemotes = true
 	hookSecret := randomHex(16)
 	drillApp := *a
 	drillApp.Getenv = func(k string) string {
@@ -89,6 +94,10 @@ func (a *App) drill(ctx context.Context, args []string) error {
 		return fmt.Errorf("create canary user: %w", err)
 	}
 	fmt.Fprintf(a.Stdout, "Canary user %s created.\n", user)
+	var keyID string
+	if !*keep {
+		defer func() { a.removeCanary(admin, user, keyID) }()
+	}
 	if _, err := admin.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String(user), PolicyName: aws.String("harmless"),
 		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:GetCallerIdentity","Resource":"*"}]}`)}); err != nil {
 		return fmt.Errorf("canary policy: %w", err)
@@ -97,10 +106,7 @@ func (a *App) drill(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("canary key: %w", err)
 	}
-	keyID := aws.ToString(key.AccessKey.AccessKeyId)
-	if !*keep {
-		defer a.removeCanary(admin, user, keyID)
-	}
+	keyID = aws.ToString(key.AccessKey.AccessKeyId)
 
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	svc, err := drillApp.startService(ctx, cfg, log)
@@ -202,8 +208,10 @@ func (a *App) removeCanary(admin *iam.Client, user, keyID string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var errs []error
-	_, err := admin.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(keyID)})
-	errs = append(errs, err)
+	if keyID != "" {
+		_, err := admin.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(keyID)})
+		errs = append(errs, err)
+	}
 	if att, err := admin.ListAttachedUserPolicies(ctx, &iam.ListAttachedUserPoliciesInput{UserName: aws.String(user)}); err == nil {
 		for _, p := range att.AttachedPolicies {
 			_, err := admin.DetachUserPolicy(ctx, &iam.DetachUserPolicyInput{UserName: aws.String(user), PolicyArn: p.PolicyArn})
@@ -216,7 +224,7 @@ func (a *App) removeCanary(admin *iam.Client, user, keyID string) {
 			errs = append(errs, err)
 		}
 	}
-	_, err = admin.DeleteUser(ctx, &iam.DeleteUserInput{UserName: aws.String(user)})
+	_, err := admin.DeleteUser(ctx, &iam.DeleteUserInput{UserName: aws.String(user)})
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		fmt.Fprintf(a.Stderr, "leakguard: removing canary %s: %v\n", user, err)

@@ -175,7 +175,7 @@ func (a *App) startService(ctx context.Context, cfg *respond.Config, log *slog.L
 	}
 	var metrics *server.Metrics
 	p, err := pipeline.New(ctx, pipeline.Deps{
-		Partners: partners, Allow: cfg.Serve.AllowFingerprints,
+		Partners: partners, Allow: cfg.Serve.AllowFingerprints, AllowLocalRemotes: cfg.Serve.AllowLocalRemotes,
 		Store: store, Engine: eng, MirrorDir: cfg.Serve.Mirrors, Logger: log, Workers: cfg.Serve.Workers,
 		JobTimeout: cfg.Serve.JobTimeout.Duration,
 		Playbook:   func(string) (*respond.Playbook, error) { return pb, nil },
@@ -191,6 +191,11 @@ func (a *App) startService(ctx context.Context, cfg *respond.Config, log *slog.L
 	metrics = server.NewMetrics(p)
 	if err := p.Start(ctx); err != nil {
 		return fail(err)
+	}
+	started := fail
+	fail = func(err error) (*serveDeps, error) {
+		p.Stop(context.WithoutCancel(ctx))
+		return started(err)
 	}
 	srv := &server.Server{
 		Store: store, Pipeline: p, Metrics: metrics, Logger: log,

@@ -52,6 +52,7 @@ func startBenchService(b *testing.B, workers int) *benchService {
 [serve]
 database = "sqlite:%s"
 mirrors = %q
+allow_local_remotes = true
 workers = %d
 webhook_secret_env = "HOOK_SECRET"
 [cloudtrail]

@@ -79,6 +79,7 @@ func TestServeEndToEnd(t *testing.T) {
 [serve]
 database = "sqlite:%s"
 mirrors = %q
+allow_local_remotes = true
 webhook_secret_env = "HOOK_SECRET"
 dashboard_users_env = "DASH_USERS"
 [cloudtrail]
@@ -273,6 +274,7 @@ func TestServeWatchedRemote(t *testing.T) {
 [serve]
 database = "sqlite:%s"
 mirrors = %q
+allow_local_remotes = true
 watch_interval = "100ms"
 [[serve.watch]]
 url = %q
@@ -339,6 +341,7 @@ func TestScanReportTo(t *testing.T) {
 [serve]
 database = "sqlite:%s"
 mirrors = %q
+allow_local_remotes = true
 report_token_env = "REPORT_TOKEN"
 [cloudtrail]
 endpoint = %q
@@ -429,6 +432,7 @@ func TestPartnerProtocolBetweenInstances(t *testing.T) {
 [serve]
 database = "sqlite:%s"
 mirrors = %q
+allow_local_remotes = true
 %s
 [cloudtrail]
 endpoint = %q

@@ -150,7 +150,8 @@ func (x *run) record(ctx context.Context, e audit.Entry) error {
 		x.res.Changed = true
 	}
 	x.res.Steps = append(x.res.Steps, e)
-	if err := x.r.Audit.Record(ctx, e); err != nil {
+	// Written even if ctx was cancelled meanwhile: the step happened.
+	if err := x.r.Audit.Record(context.WithoutCancel(ctx), e); err != nil {
 		return fmt.Errorf("audit %s: %w", e.Step, err)
 	}
 	return nil

@@ -414,7 +414,7 @@ func (r *Responder) leakedConfig(cred Credentials, purpose string) aws.Config {
 func (r *Responder) Verify(ctx context.Context, cred Credentials, incident string) (Liveness, error) {
 	l, e, err := r.verify(ctx, cred)
 	e.Time, e.Incident, e.KeyID, e.Actor = r.now(), incident, cred.KeyID, r.Actor
-	if rerr := r.Audit.Record(ctx, e); rerr != nil {
+	if rerr := r.Audit.Record(context.WithoutCancel(ctx), e); rerr != nil {
 		return l, rerr
 	}
 	return l, err

@@ -268,7 +268,7 @@ func (s *Store) Update(ctx context.Context, id string, state State, account, pri
 		act = string(b)
 	}
 	_, err := s.db.ExecContext(ctx, s.q(`UPDATE lg_incident SET
-		state = CASE WHEN ? = '' THEN state ELSE ? END,
+		state = CASE WHEN ? = '' OR state IN ('resolved', 'released', 'dismissed') THEN state ELSE ? END,
 		account = CASE WHEN ? = '' THEN account ELSE ? END,
 		principal = CASE WHEN ? = '' THEN principal ELSE ? END,
 		activity = COALESCE(?, activity),

@@ -12,6 +12,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -73,6 +74,10 @@ type Deps struct {
 	// PollInterval is how often idle workers look for jobs (SQLite has no
 	// notifications); default 50ms.
 	PollInterval time.Duration
+	// AllowLocalRemotes lets clone URLs be local paths or file:// URLs
+	// (tests, single-host setups); otherwise only network transports are
+	// fetched, so a webhook cannot make the server read its own files.
+	AllowLocalRemotes bool
 	// Allow lists fingerprints (lg1:…) of secrets known to be harmless
 	// (test keys): their incidents are recorded as dismissed and nothing
 	// is done about them.
@@ -100,8 +105,9 @@ const queueSchemaLock = 0x4c47_5155_4555_4521 // "LGQUEUE!"
 
 // Pipeline runs the workers.
 type Pipeline struct {
-	deps   Deps
-	client *river.Client[*sql.Tx]
+	deps        Deps
+	client      *river.Client[*sql.Tx]
+	mirrorLocks sync.Map // mirror directory -> *sync.Mutex
 }
 
 // New migrates River's tables into the store's database and prepares the
@@ -173,8 +179,11 @@ func New(ctx context.Context, d Deps) (*Pipeline, error) {
 	return p, nil
 }
 
-// Start starts working jobs until ctx ends or Stop is called.
-func (p *Pipeline) Start(ctx context.Context) error { return p.client.Start(ctx) }
+// Start starts working jobs until Stop is called. Cancelling ctx does not
+// stop them: Stop lets running jobs finish.
+func (p *Pipeline) Start(ctx context.Context) error {
+	return p.client.Start(context.WithoutCancel(ctx))
+}
 
 // Stop finishes the running jobs and stops.
 func (p *Pipeline) Stop(ctx context.Context) error { return p.client.Stop(ctx) }
@@ -188,20 +197,28 @@ func (p *Pipeline) EnqueueScan(ctx context.Context, a ScanArgs) error {
 	return nil
 }
 
-// QueueDepth is how many jobs wait or run; Dead how many gave up.
+// QueueDepth is how many jobs wait, run or will retry; dead how many
+// gave up (discarded after their retries, or cancelled as impossible).
 func (p *Pipeline) QueueDepth(ctx context.Context) (waiting, dead int, err error) {
-	for _, st := range []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled, rivertype.JobStateDiscarded} {
-		res, err := p.client.JobList(ctx, river.NewJobListParams().States(st).First(10000))
-		if err != nil {
-			return 0, 0, fmt.Errorf("list jobs: %w", err)
+	rows, err := p.deps.Store.DB().QueryContext(ctx, `SELECT state, COUNT(*) FROM river_job GROUP BY state`)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count jobs: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var state string
+		var n int
+		if err := rows.Scan(&state, &n); err != nil {
+			return 0, 0, fmt.Errorf("count jobs: %w", err)
 		}
-		if st == rivertype.JobStateDiscarded {
-			dead = len(res.Jobs)
-		} else {
-			waiting += len(res.Jobs)
+		switch rivertype.JobState(state) {
+		case rivertype.JobStateAvailable, rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled, rivertype.JobStatePending:
+			waiting += n
+		case rivertype.JobStateDiscarded, rivertype.JobStateCancelled:
+			dead += n
 		}
 	}
-	return waiting, dead, nil
+	return waiting, dead, rows.Err()
 }
 
 func (p *Pipeline) now() time.Time { return p.deps.Now().UTC() }

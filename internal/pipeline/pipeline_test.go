@@ -108,7 +108,7 @@ password_env = "PW"
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(ctx, Deps{Store: store, Engine: engine(t), Playbook: func(string) (*respond.Playbook, error) { return pb, nil }, MirrorDir: t.TempDir()})
+	p, err := New(ctx, Deps{Store: store, Engine: engine(t), Playbook: func(string) (*respond.Playbook, error) { return pb, nil }, MirrorDir: t.TempDir(), AllowLocalRemotes: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -119,7 +119,7 @@ password_env = "PW"
 			t.Fatal(err)
 		}
 		nd.store = store
-		nd.p, err = New(ctx, Deps{Store: store, Engine: engine(t), MirrorDir: t.TempDir(), Logger: logger,
+		nd.p, err = New(ctx, Deps{Store: store, Engine: engine(t), MirrorDir: t.TempDir(), AllowLocalRemotes: true, Logger: logger,
 			Playbook: func(string) (*respond.Playbook, error) {
 				nd.responses.Add(1)
 				return pb, nil

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -39,23 +40,22 @@ func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
 		return nil // a deleted ref brings no commits
 	}
 	repo, err := w.p.mirror(ctx, a)
+	if errors.Is(err, errCommitGone) {
+		// Retrying cannot bring it back: say so loudly, and stop.
+		w.p.deps.Logger.Error("push not scanned: its commit is gone from the remote", "repository", a.Repository, "ref", a.Ref, "commit", a.After)
+		return river.JobCancel(err)
+	}
 	if err != nil {
 		return err
 	}
-	// The push's commits: after, minus before when the mirror has it,
-	// else minus every other ref (a new branch). The same commits on a
-	// retry, whatever else was fetched meanwhile.
-	revs := []string{a.After, "--not"}
+	// The push's commits: after, minus before when the mirror has it, minus
+	// every commit already scanned (refs/leakguard/scanned/*). Never minus
+	// another branch, which may not have been scanned yet.
+	revs := []string{a.After, "--not", "--glob=" + scannedRefs + "*"}
 	if a.Before != "" && a.Before != zeroSHA {
 		if _, err := repo.ResolveCommit(ctx, a.Before); err == nil {
 			revs = append(revs, a.Before)
 		}
-	}
-	if len(revs) == 2 {
-		if a.Ref != "" {
-			revs = append(revs, "--exclude="+a.Ref)
-		}
-		revs = append(revs, "--all")
 	}
 	set := finding.NewSet(nil)
 	hs := git.HistoryScanner{Repo: repo, Scanner: &scan.Scanner{Engine: w.p.deps.Engine, Workers: 2}, RemoteURL: a.HTMLURL}
@@ -64,52 +64,75 @@ func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
 	}
 	detected := w.p.now()
 	findings := set.Findings(false)
-	if err := w.p.tellPartners(ctx, findings); err != nil {
-		return err
-	}
+	// Recording is idempotent, so it comes first: a partner outage delays
+	// the partner's alert (the job is retried), never the containment.
 	for _, f := range findings {
 		if err := w.p.record(ctx, a, f, detected); err != nil {
 			return err
 		}
 	}
+	if err := w.p.tellPartners(ctx, findings); err != nil {
+		return err
+	}
+	if _, err := repo.Output(ctx, "update-ref", scannedRefs+a.After, a.After); err != nil {
+		return fmt.Errorf("mark %s scanned: %w", a.After, err)
+	}
 	return nil
 }
 
+// scannedRefs holds one ref per scanned push in each mirror.
+const scannedRefs = "refs/leakguard/scanned/"
+
+var errCommitGone = errors.New("the pushed commit is no longer on the remote")
+
 // mirror returns the bare mirror of the pushed repository, fetched up to
-// the push.
+// the push. Jobs of one repository take turns to create and fetch it.
 func (p *Pipeline) mirror(ctx context.Context, a ScanArgs) (*git.Repo, error) {
 	sum := sha256.Sum256([]byte(a.CloneURL))
 	dir := filepath.Join(p.deps.MirrorDir, hex.EncodeToString(sum[:8])+".git")
-	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+	mu, _ := p.mirrorLocks.LoadOrStore(dir, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err != nil {
 		if err := os.MkdirAll(p.deps.MirrorDir, 0o700); err != nil {
 			return nil, fmt.Errorf("mirror directory: %w", err)
 		}
-		tmp := dir + ".tmp"
-		os.RemoveAll(tmp)
-		if out, err := exec.CommandContext(ctx, p.deps.GitBin, "init", "--quiet", "--bare", tmp).CombinedOutput(); err != nil {
+		// git init is safe to repeat on a half-made directory.
+		if out, err := exec.CommandContext(ctx, p.deps.GitBin, "init", "--quiet", "--bare", dir).CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("git init mirror: %v: %s", err, out)
-		}
-		if err := os.Rename(tmp, dir); err != nil {
-			return nil, fmt.Errorf("mirror directory: %w", err)
 		}
 	}
 	repo, err := git.Open(ctx, dir, p.deps.GitBin)
 	if err != nil {
 		return nil, err
 	}
-	fetchCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	fetchCtx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
+	// Only network transports, unless local remotes are allowed: a webhook
+	// must not make the server read its own files.
+	fetch := []string{"-c", "protocol.allow=never", "-c", "protocol.https.allow=always", "-c", "protocol.http.allow=always",
+		"-c", "protocol.ssh.allow=always", "-c", "protocol.git.allow=always"}
+	if p.deps.AllowLocalRemotes {
+		fetch = append(fetch, "-c", "protocol.file.allow=always")
+	}
+	fetch = append(fetch, "fetch", "--quiet", "--no-tags", "--force", "--", a.CloneURL)
 	// Only the pushed ref is fetched: the advertisement and the work stay
 	// the size of the push, not of the repository's refs.
 	refspecs := []string{"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"}
 	if strings.HasPrefix(a.Ref, "refs/heads/") || strings.HasPrefix(a.Ref, "refs/tags/") {
 		refspecs = []string{"+" + a.Ref + ":" + a.Ref}
 	}
-	if _, err := repo.Output(fetchCtx, append([]string{"fetch", "--quiet", "--no-tags", "--force", "--", a.CloneURL}, refspecs...)...); err != nil {
+	if _, err := repo.Output(fetchCtx, append(fetch, refspecs...)...); err != nil {
 		return nil, fmt.Errorf("fetch %s: %w", a.Repository, err)
 	}
+	if _, err := repo.ResolveCommit(ctx, a.After); err == nil {
+		return repo, nil
+	}
+	// The ref moved on (a force push removing the secret, say): the commit
+	// may still be served by its ID.
+	repo.Output(fetchCtx, append(fetch, a.After)...)
 	if _, err := repo.ResolveCommit(ctx, a.After); err != nil {
-		return nil, fmt.Errorf("pushed commit %s of %s is not in the fetched refs: %w", a.After, a.Repository, err)
+		return nil, fmt.Errorf("%s %s of %s: %w", a.Ref, a.After, a.Repository, errCommitGone)
 	}
 	return repo, nil
 }
@@ -157,7 +180,7 @@ func (p *Pipeline) record(ctx context.Context, a ScanArgs, f finding.Finding, de
 	if keyID != "" {
 		job = &RespondArgs{KeyID: keyID, FoundURL: url, FoundWhere: where, DetectedAt: detected}
 	}
-	id, created, err := p.file(ctx, inc, job)
+	id, created, err := p.file(ctx, inc, job, f.Fingerprint)
 	if err != nil {
 		return err
 	}
@@ -166,10 +189,16 @@ func (p *Pipeline) record(ctx context.Context, a ScanArgs, f finding.Finding, de
 }
 
 // file records an incident in one transaction with the response job it
-// starts when it is new (job's IncidentID is filled in). It returns the
+// starts when it is new (job's IncidentID is filled in). An incident whose
+// fingerprint, or one of its aliases (an AWS key's secret's fingerprint),
+// is allow-listed is recorded as dismissed, with no job. It returns the
 // incident's ID and whether it was created.
-func (p *Pipeline) file(ctx context.Context, inc incident.Incident, job *RespondArgs) (string, bool, error) {
-	if slices.Contains(p.deps.Allow, inc.Fingerprint) {
+func (p *Pipeline) file(ctx context.Context, inc incident.Incident, job *RespondArgs, aliases ...string) (string, bool, error) {
+	allowed := slices.Contains(p.deps.Allow, inc.Fingerprint)
+	for _, a := range aliases {
+		allowed = allowed || slices.Contains(p.deps.Allow, a)
+	}
+	if allowed {
 		inc.State = incident.Dismissed
 		if at, ok := inc.At(incident.Detected); ok {
 			inc.Events = append(inc.Events, incident.Event{At: at, Kind: incident.DismissedEvent, Detail: "allow-listed fingerprint"})
@@ -227,6 +256,12 @@ func (p *Pipeline) tellPartners(ctx context.Context, findings []finding.Finding)
 			continue
 		}
 		if err := pt.Sender.Send(ctx, alerts); err != nil {
+			// The partner's answer may echo the tokens in some encoding:
+			// only its status goes into the job's error and the logs.
+			var he *partner.HTTPError
+			if errors.As(err, &he) {
+				return fmt.Errorf("send %d alerts to partner: it answered HTTP %d", len(alerts), he.StatusCode)
+			}
 			return fmt.Errorf("send %d alerts to partner: %w", len(alerts), err)
 		}
 	}

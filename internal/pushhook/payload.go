@@ -43,6 +43,8 @@ type Push struct {
 	PushedAt time.Time `json:"pushed_at,omitzero"`
 	// ReceivedAt is when Verifier.Parse accepted the delivery.
 	ReceivedAt time.Time `json:"received_at"`
+
+	replayKeys []string // what the replay cache recorded, for Forget
 }
 
 // Repository identifies the pushed repository.

@@ -125,7 +125,7 @@ func (v *Verifier) Parse(r *http.Request) (Push, error) {
 	push.ReceivedAt = v.now()
 
 	if v.Replay != nil {
-		if err := checkReplay(v.Replay, push, payload); err != nil {
+		if err := checkReplay(v.Replay, &push, payload); err != nil {
 			return Push{}, err
 		}
 	}
@@ -289,12 +289,34 @@ func payloadOf(contentType string, body []byte) ([]byte, error) {
 // header is not covered by the signature, so a replay with a fresh ID is
 // caught by the digest of the JSON payload (the same whether it came
 // form-encoded or not).
-func checkReplay(c ReplayCache, p Push, payload []byte) error {
+func replayKeys(p Push, payload []byte) []string {
 	digest := sha256.Sum256(payload)
-	bodySeen := c.Seen("payload:"+hex.EncodeToString(digest[:]), p.ReceivedAt)
-	idSeen := false
+	keys := []string{"payload:" + hex.EncodeToString(digest[:])}
 	if p.DeliveryID != "" {
-		idSeen = c.Seen("delivery:"+p.Provider+":"+p.DeliveryID, p.ReceivedAt)
+		keys = append(keys, "delivery:"+p.Provider+":"+p.DeliveryID)
+	}
+	return keys
+}
+
+// Forget removes a delivery from the replay cache, so that a redelivery
+// is accepted: call it when the push could not be recorded after Parse
+// accepted it.
+func (v *Verifier) Forget(p Push) {
+	f, ok := v.Replay.(interface{ Forget(key string) })
+	if !ok {
+		return
+	}
+	for _, k := range p.replayKeys {
+		f.Forget(k)
+	}
+}
+
+func checkReplay(c ReplayCache, p *Push, payload []byte) error {
+	p.replayKeys = replayKeys(*p, payload)
+	bodySeen := c.Seen(p.replayKeys[0], p.ReceivedAt)
+	idSeen := false
+	if len(p.replayKeys) > 1 {
+		idSeen = c.Seen(p.replayKeys[1], p.ReceivedAt)
 	}
 	switch {
 	case idSeen:

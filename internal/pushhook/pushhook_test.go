@@ -158,6 +158,10 @@ func TestParseGitHubPush(t *testing.T) {
 		PushedAt:   time.Unix(1795076071, 0).UTC(),
 		ReceivedAt: epoch,
 	}
+	if len(push.replayKeys) != 2 {
+		t.Errorf("replay keys %v, want payload and delivery", push.replayKeys)
+	}
+	push.replayKeys = nil // bookkeeping for Forget, checked above
 	if !reflect.DeepEqual(push, want) {
 		t.Fatalf("Parse =\n%+v\nwant\n%+v", push, want)
 	}

@@ -60,6 +60,15 @@ func NewReplayCache(max int, window time.Duration) *MemoryReplayCache {
 }
 
 // Seen implements ReplayCache.
+// Forget drops key, as if it had never been seen.
+func (c *MemoryReplayCache) Forget(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.byKey[key]; ok {
+		c.remove(el)
+	}
+}
+
 func (c *MemoryReplayCache) Seen(key string, at time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -1,6 +1,7 @@
 package pushhook
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -81,5 +82,23 @@ func TestReplayCacheConcurrentSeenIsAtomic(t *testing.T) {
 	wg.Wait()
 	if fresh.Load() != 50 {
 		t.Fatalf("%d callers saw a key first, want exactly 50 (one per key)", fresh.Load())
+	}
+}
+
+// TestForgetAcceptsRedelivery: a push the server could not record is
+// forgotten, so GitHub's redelivery (same ID, same body) is taken.
+func TestForgetAcceptsRedelivery(t *testing.T) {
+	v, _ := newVerifier()
+	body := fixture(t, "github-push.json")
+	p, err := v.Parse(githubRequest(body, "push", "d-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Parse(githubRequest(body, "push", "d-1")); !errors.Is(err, ErrReplay) {
+		t.Fatalf("redelivery before Forget: %v", err)
+	}
+	v.Forget(p)
+	if _, err := v.Parse(githubRequest(body, "push", "d-1")); err != nil {
+		t.Fatalf("redelivery after Forget: %v", err)
 	}
 }

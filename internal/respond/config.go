@@ -74,6 +74,10 @@ type ServeConfig struct {
 	// reach the service over HTTPS (through a TLS-terminating proxy).
 	SecureCookies bool     `toml:"secure_cookies"`
 	JobTimeout    Duration `toml:"job_timeout"`
+	// AllowLocalRemotes lets pushes name local paths or file:// URLs as
+	// clone URLs (single-host setups with `hook post-receive`); off, only
+	// network transports are fetched.
+	AllowLocalRemotes bool `toml:"allow_local_remotes"`
 	// AllowFingerprints are secrets known to be harmless (test keys):
 	// recorded as dismissed, never acted upon.
 	AllowFingerprints []string `toml:"allow_fingerprints"`

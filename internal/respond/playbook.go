@@ -106,7 +106,8 @@ func (p *Playbook) record(ctx context.Context, inc string, res containment.Resul
 	if res.Identity.Principal != "" {
 		e.Principal = res.Identity.PrincipalType + "/" + res.Identity.Principal
 	}
-	if err := p.Audit.Record(ctx, e); err != nil {
+	// Written even if ctx was cancelled meanwhile: the step happened.
+	if err := p.Audit.Record(context.WithoutCancel(ctx), e); err != nil {
 		return fmt.Errorf("audit %s: %w", e.Step, err)
 	}
 	return nil
@@ -263,13 +264,29 @@ func (p *Playbook) notify(ctx context.Context, a Alert, rep *Report, history []a
 	if a.NoNotify || p.Channels == nil {
 		return nil
 	}
-	if e, ok := done(history, step); ok {
-		rep.Notified = e.Time
-		return nil
-	}
-	chans, err := p.Channels(rep.Containment.Identity.Account)
+	all, err := p.Channels(rep.Containment.Identity.Account)
 	if err != nil {
 		return fmt.Errorf("notification channels for account %s: %w", rep.Containment.Identity.Account, err)
+	}
+	// Each channel delivers once per incident: a repeated run retries only
+	// the channels that failed.
+	var chans []notify.Channel
+	for _, ch := range all {
+		delivered := false
+		for _, e := range history {
+			if e.Step == step && e.Action == ch.Name() && e.Outcome == audit.Done {
+				delivered = true
+				if rep.Notified.IsZero() || e.Time.Before(rep.Notified) {
+					rep.Notified = e.Time
+				}
+			}
+		}
+		if !delivered {
+			chans = append(chans, ch)
+		}
+	}
+	if len(chans) == 0 {
+		return nil
 	}
 	n := &notify.Notifier{Channels: chans, Attempts: p.NotifyAttempts, Backoff: p.NotifyBackoff, Sleep: p.Sleep, Logger: p.Logger}
 	deliveries, nerr := n.Notify(ctx, p.Incident(a, *rep))

@@ -139,7 +139,12 @@ func (s *Server) push(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, "push", http.StatusBadRequest, errors.New("push names no clone URL"))
 		return
 	}
-	if err := s.Pipeline.EnqueueScan(r.Context(), args); err != nil {
+	// The push is recorded even if the sender hangs up meanwhile; if it
+	// cannot be, the delivery is forgotten so that a redelivery is taken.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
+	defer cancel()
+	if err := s.Pipeline.EnqueueScan(ctx, args); err != nil {
+		s.Push.Forget(p)
 		s.Logger.Error("enqueue scan", "repository", args.Repository, "err", err)
 		http.Error(w, "could not record the push", http.StatusServiceUnavailable)
 		return
