@@ -261,6 +261,9 @@ func BenchmarkServeThroughput(b *testing.B) {
 	for i := range n {
 		at := time.Now()
 		gitIn(b, bare, "update-ref", fmt.Sprintf("refs/heads/b%d", i), byIndex[i])
+		if i%200 == 199 {
+			gitIn(b, bare, "pack-refs", "--all") // as a git host's housekeeping does
+		}
 		s.push(b, bare, fmt.Sprintf("b%d", i), byIndex[i], at)
 		if time.Now().After(nextSample) {
 			w, _, _ := s.svc.pipeline.QueueDepth(context.Background())

@@ -108,6 +108,7 @@ type Pipeline struct {
 	deps        Deps
 	client      *river.Client[*sql.Tx]
 	mirrorLocks sync.Map // mirror directory -> *sync.Mutex
+	marks       sync.Map // clone URL -> *atomic.Int64, scanned marks written
 }
 
 // New migrates River's tables into the store's database and prepares the

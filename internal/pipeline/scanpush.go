@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -77,6 +78,14 @@ func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
 	if _, err := repo.Output(ctx, "update-ref", scannedRefs+a.After, a.After); err != nil {
 		return fmt.Errorf("mark %s scanned: %w", a.After, err)
 	}
+	// One loose ref per push would slow every later fetch and scan of a
+	// busy repository: pack them now and then.
+	n, _ := w.p.marks.LoadOrStore(a.CloneURL, new(atomic.Int64))
+	if n.(*atomic.Int64).Add(1)%100 == 0 {
+		if _, err := repo.Output(ctx, "pack-refs", "--all", "--prune"); err != nil {
+			w.p.deps.Logger.Warn("pack mirror refs", "repository", a.Repository, "err", err)
+		}
+	}
 	return nil
 }
 
@@ -85,22 +94,33 @@ const scannedRefs = "refs/leakguard/scanned/"
 
 var errCommitGone = errors.New("the pushed commit is no longer on the remote")
 
-// mirror returns the bare mirror of the pushed repository, fetched up to
-// the push. Jobs of one repository take turns to create and fetch it.
-func (p *Pipeline) mirror(ctx context.Context, a ScanArgs) (*git.Repo, error) {
-	sum := sha256.Sum256([]byte(a.CloneURL))
-	dir := filepath.Join(p.deps.MirrorDir, hex.EncodeToString(sum[:8])+".git")
+// initMirror creates a mirror once; jobs of one repository take turns, so
+// none sees another's half-made directory. (Fetches into one mirror run
+// at once: each updates its own ref.)
+func (p *Pipeline) initMirror(ctx context.Context, dir string) error {
 	mu, _ := p.mirrorLocks.LoadOrStore(dir, &sync.Mutex{})
 	mu.(*sync.Mutex).Lock()
 	defer mu.(*sync.Mutex).Unlock()
-	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err != nil {
-		if err := os.MkdirAll(p.deps.MirrorDir, 0o700); err != nil {
-			return nil, fmt.Errorf("mirror directory: %w", err)
-		}
-		// git init is safe to repeat on a half-made directory.
-		if out, err := exec.CommandContext(ctx, p.deps.GitBin, "init", "--quiet", "--bare", dir).CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("git init mirror: %v: %s", err, out)
-		}
+	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(p.deps.MirrorDir, 0o700); err != nil {
+		return fmt.Errorf("mirror directory: %w", err)
+	}
+	// git init is safe to repeat on a half-made directory.
+	if out, err := exec.CommandContext(ctx, p.deps.GitBin, "init", "--quiet", "--bare", dir).CombinedOutput(); err != nil {
+		return fmt.Errorf("git init mirror: %v: %s", err, out)
+	}
+	return nil
+}
+
+// mirror returns the bare mirror of the pushed repository, fetched up to
+// the push.
+func (p *Pipeline) mirror(ctx context.Context, a ScanArgs) (*git.Repo, error) {
+	sum := sha256.Sum256([]byte(a.CloneURL))
+	dir := filepath.Join(p.deps.MirrorDir, hex.EncodeToString(sum[:8])+".git")
+	if err := p.initMirror(ctx, dir); err != nil {
+		return nil, err
 	}
 	repo, err := git.Open(ctx, dir, p.deps.GitBin)
 	if err != nil {
@@ -110,7 +130,7 @@ func (p *Pipeline) mirror(ctx context.Context, a ScanArgs) (*git.Repo, error) {
 	defer cancel()
 	// Only network transports, unless local remotes are allowed: a webhook
 	// must not make the server read its own files.
-	fetch := []string{"-c", "protocol.allow=never", "-c", "protocol.https.allow=always", "-c", "protocol.http.allow=always",
+	fetch := []string{"-c", "fetch.negotiationAlgorithm=skipping", "-c", "protocol.allow=never", "-c", "protocol.https.allow=always", "-c", "protocol.http.allow=always",
 		"-c", "protocol.ssh.allow=always", "-c", "protocol.git.allow=always"}
 	if p.deps.AllowLocalRemotes {
 		fetch = append(fetch, "-c", "protocol.file.allow=always")
