@@ -63,11 +63,7 @@ func TestServeSurvivesSIGKILLDuringContainment(t *testing.T) {
 		rp.ServeHTTP(w, r)
 	}))
 	defer proxy.Close()
-	trail := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1") // moto lacks LookupEvents
-		io.WriteString(w, `{"Events":[]}`)
-	}))
-	defer trail.Close()
+	trailURL := mototest.CloudTrailWithoutEvents(t)
 	// The real binary cannot trust the test's CA: this mail server is a
 	// plaintext loopback relay, which LeakGuard allows only on loopback.
 	mail := smtptest.StartPlain(t)
@@ -95,7 +91,7 @@ owners = ["owner@example.com"]
 addr = %q
 from = "leakguard@example.com"
 tls = "none"
-`, proxy.URL, addr, filepath.Join(dir, "lg.db"), filepath.Join(dir, "mirrors"), trail.URL, acct.ID, relay))
+`, proxy.URL, addr, filepath.Join(dir, "lg.db"), filepath.Join(dir, "mirrors"), trailURL, acct.ID, relay))
 	start := func() *exec.Cmd {
 		cmd := exec.Command(bin, "serve", "--config", cfg)
 		cmd.Env = append(os.Environ(), "LEAKGUARD_WEBHOOK_SECRET=s3cret", "AWS_ACCESS_KEY_ID="+acct.Admin.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+acct.Admin.SecretAccessKey,

@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -24,11 +21,7 @@ func TestDrill(t *testing.T) {
 	srv := mototest.Start(t)
 	acct := srv.NewAccount(t)
 	mail := smtptest.Start(t)
-	trail := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1") // moto lacks LookupEvents
-		io.WriteString(w, `{"Events":[]}`)
-	}))
-	defer trail.Close()
+	trailURL := mototest.CloudTrailWithoutEvents(t)
 	dir := t.TempDir()
 	cfg := writeConfig(t, dir, fmt.Sprintf(`
 [cloudtrail]
@@ -41,7 +34,7 @@ addr = %q
 from = "leakguard@example.com"
 username = "leakguard"
 password_env = "SMTP_PW"
-`, trail.URL, acct.ID, mail.Addr))
+`, trailURL, acct.ID, mail.Addr))
 	base := acct.AdminConfig()
 	var out, errb bytes.Buffer
 	app := &App{Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return map[string]string{"SMTP_PW": mail.Password}[k] }, SMTPTLS: mail.ClientTLS, AWSConfig: &base}

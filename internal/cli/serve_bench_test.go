@@ -42,11 +42,7 @@ func startBenchService(b *testing.B, workers int) *benchService {
 	srv := mototest.Start(b)
 	acct := srv.NewAccount(b)
 	mail := smtptest.Start(b)
-	trail := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		io.WriteString(w, `{"Events":[]}`)
-	}))
-	b.Cleanup(trail.Close)
+	trailURL := mototest.CloudTrailWithoutEvents(b)
 	dir := b.TempDir()
 	cfgText := fmt.Sprintf(`
 [serve]
@@ -65,7 +61,7 @@ addr = %q
 from = "leakguard@example.com"
 username = "leakguard"
 password_env = "SMTP_PW"
-`, filepath.Join(dir, "lg.db"), filepath.Join(dir, "mirrors"), workers, trail.URL, acct.ID, mail.Addr)
+`, filepath.Join(dir, "lg.db"), filepath.Join(dir, "mirrors"), workers, trailURL, acct.ID, mail.Addr)
 	env := map[string]string{"HOOK_SECRET": "bench-hook-secret", "SMTP_PW": mail.Password}
 	base := acct.AdminConfig()
 	app := &App{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return env[k] }, SMTPTLS: mail.ClientTLS, AWSConfig: &base}

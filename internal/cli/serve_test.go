@@ -68,12 +68,7 @@ func TestServeEndToEnd(t *testing.T) {
 	keyID, secret := *k.AccessKey.AccessKeyId, *k.AccessKey.SecretAccessKey
 
 	mail := smtptest.Start(t)
-	trail := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// moto lacks CloudTrail LookupEvents: no events yet, as right after a push.
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		io.WriteString(w, `{"Events":[]}`)
-	}))
-	defer trail.Close()
+	trailURL := mototest.CloudTrailWithoutEvents(t)
 	dir := t.TempDir()
 	cfgText := fmt.Sprintf(`
 [serve]
@@ -92,7 +87,7 @@ addr = %q
 from = "leakguard@example.com"
 username = "leakguard"
 password_env = "SMTP_PW"
-`, filepath.Join(dir, "lg.db"), filepath.Join(dir, "mirrors"), trail.URL, acct.ID, mail.Addr)
+`, filepath.Join(dir, "lg.db"), filepath.Join(dir, "mirrors"), trailURL, acct.ID, mail.Addr)
 	env := map[string]string{"HOOK_SECRET": "hook-secret-for-tests", "DASH_USERS": "alice:correct-horse", "SMTP_PW": mail.Password}
 	base := acct.AdminConfig()
 	var logs bytes.Buffer
@@ -262,11 +257,7 @@ func TestServeWatchedRemote(t *testing.T) {
 	bare := filepath.Join(t.TempDir(), "watched.git")
 	dev.Git("init", "--quiet", "--bare", bare)
 	dev.Git("push", "--quiet", bare, "HEAD:refs/heads/main")
-	trail := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1") // moto lacks LookupEvents
-		io.WriteString(w, `{"Events":[]}`)
-	}))
-	defer trail.Close()
+	trailURL := mototest.CloudTrailWithoutEvents(t)
 	dir := t.TempDir()
 	base := acct.AdminConfig()
 	app := &App{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return map[string]string{"LEAKGUARD_WEBHOOK_SECRET": "x"}[k] }, AWSConfig: &base}
@@ -283,7 +274,7 @@ name = "acme/watched"
 endpoint = %q
 [[aws.accounts]]
 id = %q
-`, filepath.Join(dir, "lg.db"), filepath.Join(dir, "mirrors"), bare, trail.URL, acct.ID)))
+`, filepath.Join(dir, "lg.db"), filepath.Join(dir, "mirrors"), bare, trailURL, acct.ID)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,11 +319,7 @@ func TestScanReportTo(t *testing.T) {
 		t.Fatal(err)
 	}
 	secret := *k.AccessKey.SecretAccessKey
-	trail := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1") // moto lacks LookupEvents
-		io.WriteString(w, `{"Events":[]}`)
-	}))
-	defer trail.Close()
+	trailURL := mototest.CloudTrailWithoutEvents(t)
 	dir := t.TempDir()
 	base := acct.AdminConfig()
 	env := map[string]string{"LEAKGUARD_WEBHOOK_SECRET": "x", "REPORT_TOKEN": "report-token-0123456789"}
@@ -347,7 +334,7 @@ report_token_env = "REPORT_TOKEN"
 endpoint = %q
 [[aws.accounts]]
 id = %q
-`, filepath.Join(dir, "lg.db"), filepath.Join(dir, "mirrors"), trail.URL, acct.ID)))
+`, filepath.Join(dir, "lg.db"), filepath.Join(dir, "mirrors"), trailURL, acct.ID)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,11 +404,7 @@ func TestPartnerProtocolBetweenInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	keyID, secret := *k.AccessKey.AccessKeyId, *k.AccessKey.SecretAccessKey
-	trail := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1") // moto lacks LookupEvents
-		io.WriteString(w, `{"Events":[]}`)
-	}))
-	defer trail.Close()
+	trailURL := mototest.CloudTrailWithoutEvents(t)
 	la, _ := net.Listen("tcp", "127.0.0.1:0")
 	lb, _ := net.Listen("tcp", "127.0.0.1:0")
 	urlA, urlB := "http://"+la.Addr().String(), "http://"+lb.Addr().String()
@@ -436,7 +419,7 @@ allow_local_remotes = true
 %s
 [cloudtrail]
 endpoint = %q
-`, filepath.Join(dir, "lg.db"), filepath.Join(dir, "mirrors"), extra, trail.URL)))
+`, filepath.Join(dir, "lg.db"), filepath.Join(dir, "mirrors"), extra, trailURL)))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,9 +11,11 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -216,4 +218,21 @@ func withHeader(k, v string) func(*middleware.Stack) error {
 			return next.HandleBuild(ctx, in)
 		}), middleware.After)
 	}
+}
+
+// CloudTrailWithoutEvents serves CloudTrail's LookupEvents for a key with
+// no events yet, as right after a push (CloudTrail delivers events about 5
+// minutes late). It exists because moto does not implement LookupEvents.
+// It returns the endpoint URL.
+func CloudTrailWithoutEvents(tb testing.TB) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".LookupEvents") {
+			http.Error(w, "only LookupEvents", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		io.WriteString(w, `{"Events":[]}`)
+	}))
+	tb.Cleanup(srv.Close)
+	return srv.URL
 }

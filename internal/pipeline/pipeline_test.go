@@ -3,9 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,13 +66,7 @@ func TestPushToContainedKey(t *testing.T) {
 	dev.Git("push", "--quiet", remote, "HEAD:refs/heads/main")
 
 	mail := smtptest.Start(t)
-	// moto lacks CloudTrail LookupEvents: this answers as CloudTrail does
-	// for a key with no events yet (as right after a push).
-	trail := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		io.WriteString(w, `{"Events":[]}`)
-	}))
-	defer trail.Close()
+	trailURL := mototest.CloudTrailWithoutEvents(t)
 	cfg, err := respond.Parse(strings.NewReader(fmt.Sprintf(`
 [cloudtrail]
 endpoint = %q
@@ -89,7 +80,7 @@ addr = %q
 from = "leakguard@example.com"
 username = "leakguard"
 password_env = "PW"
-`, trail.URL, acct.ID, mail.Addr)))
+`, trailURL, acct.ID, mail.Addr)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,10 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -70,13 +67,7 @@ func TestTwoNodesSharePostgres(t *testing.T) {
 	}
 
 	mail := smtptest.Start(t)
-	// moto lacks CloudTrail LookupEvents: this answers as CloudTrail does
-	// for a key with no events yet (as right after a push).
-	trail := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		io.WriteString(w, `{"Events":[]}`)
-	}))
-	defer trail.Close()
+	trailURL := mototest.CloudTrailWithoutEvents(t)
 	cfg, err := respond.Parse(strings.NewReader(fmt.Sprintf(`
 [cloudtrail]
 endpoint = %q
@@ -90,7 +81,7 @@ addr = %q
 from = "leakguard@example.com"
 username = "leakguard"
 password_env = "PW"
-`, trail.URL, acct.ID, mail.Addr)))
+`, trailURL, acct.ID, mail.Addr)))
 	if err != nil {
 		t.Fatal(err)
 	}
