@@ -202,6 +202,11 @@ func (a *App) startService(ctx context.Context, cfg *respond.Config, log *slog.L
 		Push:  &pushhook.Verifier{Secret: []byte(secret), Replay: pushhook.NewReplayCache(100_000, 24*time.Hour)},
 		Ready: func() bool { return true },
 	}
+	if env := cfg.Serve.MetricsTokenEnv; env != "" {
+		if srv.MetricsToken = a.getenv(env); len(srv.MetricsToken) < 16 {
+			return fail(fmt.Errorf("serve: %s must hold a token of at least 16 characters", env))
+		}
+	}
 	if env := cfg.Serve.ReportTokenEnv; env != "" {
 		if srv.ReportToken = a.getenv(env); len(srv.ReportToken) < 16 {
 			return fail(fmt.Errorf("serve: %s must hold a token of at least 16 characters", env))

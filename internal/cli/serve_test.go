@@ -322,7 +322,7 @@ func TestScanReportTo(t *testing.T) {
 	trailURL := mototest.CloudTrailWithoutEvents(t)
 	dir := t.TempDir()
 	base := acct.AdminConfig()
-	env := map[string]string{"LEAKGUARD_WEBHOOK_SECRET": "x", "REPORT_TOKEN": "report-token-0123456789"}
+	env := map[string]string{"LEAKGUARD_WEBHOOK_SECRET": "x", "REPORT_TOKEN": "report-token-0123456789", "METRICS_TOKEN": "metrics-token-0123456789"}
 	app := &App{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return env[k] }, AWSConfig: &base}
 	cfg, err := app.loadResponseConfig(writeConfig(t, dir, fmt.Sprintf(`
 [serve]
@@ -330,6 +330,7 @@ database = "sqlite:%s"
 mirrors = %q
 allow_local_remotes = true
 report_token_env = "REPORT_TOKEN"
+metrics_token_env = "METRICS_TOKEN"
 [cloudtrail]
 endpoint = %q
 [[aws.accounts]]
@@ -376,6 +377,21 @@ id = %q
 			t.Fatalf("no contained incident from the report: %+v", list)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// With metrics_token_env, /metrics wants the token.
+	for token, want := range map[string]int{"": http.StatusUnauthorized, "wrong-token-0123456789": http.StatusUnauthorized, env["METRICS_TOKEN"]: http.StatusOK} {
+		req, _ := http.NewRequest(http.MethodGet, lg.URL+"/metrics", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("/metrics with token %q: %s, want %d", token, resp.Status, want)
+		}
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "lg.db*"))
 	for _, f := range files {

@@ -62,6 +62,9 @@ type ServeConfig struct {
 	// PartnerKeyFile holds LeakGuard's own signing key for alerts it sends
 	// to partners; its keys document is served at /partner/keys.
 	PartnerKeyFile string `toml:"partner_key_file"`
+	// MetricsTokenEnv names a variable holding a token required to scrape
+	// /metrics (Bearer); empty leaves /metrics open, as is usual.
+	MetricsTokenEnv string `toml:"metrics_token_env"`
 	// ReportTokenEnv names the variable holding the token scanners use to
 	// post findings (scan --report-to); empty disables /api/findings.
 	ReportTokenEnv string `toml:"report_token_env"`
@@ -349,7 +352,7 @@ func (c *Config) validate() []error {
 	if d := c.Serve.Database; d != "" && !strings.HasPrefix(d, "sqlite:") && !strings.HasPrefix(d, "postgres://") && !strings.HasPrefix(d, "postgresql://") {
 		bad("serve.database: want sqlite:PATH or postgres://… (the value is not shown: it may hold a password)")
 	}
-	for _, env := range []struct{ name, v string }{{"serve.webhook_secret_env", c.Serve.WebhookSecretEnv}, {"serve.dashboard_users_env", c.Serve.DashboardUsersEnv}, {"serve.session_key_env", c.Serve.SessionKeyEnv}, {"serve.report_token_env", c.Serve.ReportTokenEnv}} {
+	for _, env := range []struct{ name, v string }{{"serve.webhook_secret_env", c.Serve.WebhookSecretEnv}, {"serve.dashboard_users_env", c.Serve.DashboardUsersEnv}, {"serve.session_key_env", c.Serve.SessionKeyEnv}, {"serve.report_token_env", c.Serve.ReportTokenEnv}, {"serve.metrics_token_env", c.Serve.MetricsTokenEnv}} {
 		if env.v != "" && !envNameRE.MatchString(env.v) {
 			bad("%s: not an environment variable name (the value is not shown)", env.name)
 		}

@@ -43,6 +43,8 @@ type Server struct {
 	// ReportToken authenticates scanners posting findings (Bearer); empty
 	// disables /api/findings.
 	ReportToken string
+	// MetricsToken, when set, is required (Bearer) to scrape /metrics.
+	MetricsToken string
 }
 
 // FindingsReport is what `leakguard scan --report-to` posts: findings
@@ -75,7 +77,14 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	if s.Metrics != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
+		metrics := promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{})
+		mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+			if s.MetricsToken != "" && !bearer(r, s.MetricsToken) {
+				s.reject(w, r, "metrics", http.StatusUnauthorized, errors.New("missing or wrong metrics token"))
+				return
+			}
+			metrics.ServeHTTP(w, r)
+		})
 	}
 	if s.Dashboard != nil {
 		mux.Handle("/", s.Dashboard)
@@ -181,8 +190,7 @@ func (s *Server) partnerAlerts(w http.ResponseWriter, r *http.Request) {
 
 // findings accepts findings posted by scanners with the report token.
 func (s *Server) findings(w http.ResponseWriter, r *http.Request) {
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(s.ReportToken)) != 1 {
+	if !bearer(r, s.ReportToken) {
 		s.reject(w, r, "findings", http.StatusUnauthorized, errors.New("missing or wrong report token"))
 		return
 	}
@@ -211,4 +219,10 @@ func (s *Server) findings(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
 	json.NewEncoder(w).Encode(map[string]any{"incidents": ids})
+}
+
+// bearer reports whether r carries the token, compared in constant time.
+func bearer(r *http.Request, token string) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
 }
