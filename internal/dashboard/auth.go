@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -281,7 +282,19 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, http.StatusForbidden, d)
 		return
 	}
+	addr, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		addr = r.RemoteAddr
+	}
+	keys := []string{"user:" + d.User, "addr:" + addr}
+	if wait := s.limit.blocked(keys...); wait > 0 {
+		s.log.WarnContext(r.Context(), "dashboard: sign-in refused after repeated failures", "remote", r.RemoteAddr)
+		d.Error = fmt.Sprintf("Too many failed sign-ins. Try again in %d minutes.", int(wait.Minutes())+1)
+		s.renderLogin(w, r, http.StatusTooManyRequests, d)
+		return
+	}
 	if !s.auth.checkPassword(d.User, r.PostFormValue("password")) {
+		s.limit.fail(keys...)
 		// The username is logged only when it is one: people type
 		// passwords into the wrong field.
 		_, known := s.auth.users[d.User]
@@ -294,6 +307,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, http.StatusUnauthorized, d)
 		return
 	}
+	s.limit.reset("user:" + d.User)
 	c, err := s.auth.issue(d.User)
 	if err != nil {
 		s.serverError(w, r, err)

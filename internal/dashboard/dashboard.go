@@ -108,6 +108,7 @@ func New(cfg Config) (http.Handler, error) {
 		tmpl:   tmpl,
 		auth:   newAuthenticator(cfg.SessionKey, users, cfg.Secure, cfg.Now),
 		static: static,
+		limit:  newThrottle(cfg.Now),
 	}
 	return s.routes(), nil
 }
@@ -120,6 +121,7 @@ type server struct {
 	tmpl   templates
 	auth   *authenticator
 	static http.Handler
+	limit  *throttle // failed sign-ins
 }
 
 // routes builds the handler tree: public login and static files, the rest

@@ -832,3 +832,27 @@ func TestHostileContentIsEscaped(t *testing.T) {
 		t.Error("list page does not escape the incident ID in its link")
 	}
 }
+
+// TestSignInThrottled: after 5 failed sign-ins for a user within 15
+// minutes, even the right password is refused with 429 until the window
+// passes; then it works.
+func TestSignInThrottled(t *testing.T) {
+	e := newEnv(t)
+	try := func(password string) int {
+		lc, token := e.loginForm()
+		resp, _ := e.do("POST", "/login", url.Values{"csrf": {token}, "username": {testUser}, "password": {password}, "next": {"/"}}, lc)
+		return resp.StatusCode
+	}
+	for i := range 5 {
+		if got := try("wrong password"); got != http.StatusUnauthorized {
+			t.Fatalf("failure %d: status %d", i+1, got)
+		}
+	}
+	if got := try(testPassword); got != http.StatusTooManyRequests {
+		t.Fatalf("right password after 5 failures: %d, want 429", got)
+	}
+	e.clock.Advance(16 * time.Minute)
+	if got := try(testPassword); got != http.StatusSeeOther {
+		t.Fatalf("after the window: %d, want 303", got)
+	}
+}
