@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,7 +10,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/leakguard/leakguard/internal/containment"
 	"github.com/leakguard/leakguard/internal/incident"
+	"github.com/leakguard/leakguard/internal/respond"
 )
 
 const incidentsUsage = `leakguard incidents: the service's incidents, from its database.
@@ -18,6 +21,7 @@ Usage:
   leakguard incidents list [--state open|contained|resolved|released|dismissed] [--repo NAME] [--query TEXT] [--json]
   leakguard incidents show ID [--json]
   leakguard incidents resolve ID [--actor NAME]
+  leakguard incidents release ID [--actor NAME]   lift an AWS key's quarantine once the key is deleted or inactive
 
 Examples:
   leakguard incidents list --config /etc/leakguard/leakguard.toml --state open
@@ -81,6 +85,31 @@ func (a *App) incidents(ctx context.Context, args []string) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", inc.ID, inc.State, inc.Title, orDash(inc.KeyID), orDash(inc.Account), orDash(repo), det.Format(time.RFC3339), contained)
 		}
 		return tw.Flush()
+	case "release":
+		if len(pos) != 1 {
+			return usagef("incidents release: want one incident ID")
+		}
+		inc, err := store.Get(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		if inc.KeyID == "" {
+			return fmt.Errorf("incident %s is not an AWS key: nothing to release", inc.ID)
+		}
+		pb, err := cfg.Playbook(ctx, respond.Deps{Getenv: a.getenv, Audit: store.AuditLog(), Actor: *actor, Version: a.Version, Logger: a.logger(), AWS: a.AWSConfig})
+		if err != nil {
+			return err
+		}
+		res, err := pb.Responder.Release(ctx, containment.ReleaseRequest{KeyID: inc.KeyID, Principal: inc.Principal, Incident: inc.ID})
+		printSteps(a.Stdout, res.Steps)
+		if errors.Is(err, containment.ErrKeyActive) {
+			fmt.Fprintf(a.Stderr, "leakguard: release refused: %v\n", err)
+			return exitCode(ExitFindings)
+		}
+		if err != nil {
+			return err
+		}
+		return store.Released(ctx, inc.ID, *actor)
 	case "show", "resolve":
 		if len(pos) != 1 {
 			return usagef("incidents %s: want one incident ID", sub)

@@ -92,7 +92,8 @@ password_env = "SMTP_PW"
 	base := acct.AdminConfig()
 	var logs bytes.Buffer
 	app := &App{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return env[k] }, SMTPTLS: mail.ClientTLS, AWSConfig: &base}
-	cfg, err := app.loadResponseConfig(writeConfig(t, dir, cfgText))
+	cfgPath := writeConfig(t, dir, cfgText)
+	cfg, err := app.loadResponseConfig(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,6 +236,27 @@ password_env = "SMTP_PW"
 			t.Errorf("%s: %v %v", path, resp.Status, err)
 		}
 		resp.Body.Close()
+	}
+
+	// Release from the service's incident: refused while the key works,
+	// done once it is deleted.
+	var errb bytes.Buffer
+	cli := &App{Stdout: io.Discard, Stderr: &errb, Getenv: app.Getenv, AWSConfig: &base}
+	if code := cli.Run(ctx, []string{"incidents", "release", inc.ID, "--config", cfgPath, "--actor", "alice"}); code != ExitFindings || !strings.Contains(errb.String(), "still active") {
+		t.Fatalf("release of an active key: exit %d %s", code, errb.String())
+	}
+	if _, err := admin.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String("deploy"), AccessKeyId: aws.String(keyID)}); err != nil {
+		t.Fatal(err)
+	}
+	if code := cli.Run(ctx, []string{"incidents", "release", inc.ID, "--config", cfgPath, "--actor", "alice"}); code != 0 {
+		t.Fatalf("release: exit %d %s", code, errb.String())
+	}
+	if got, _ := svc.store.Get(ctx, inc.ID); got.State != incident.Released {
+		t.Errorf("state after release: %s", got.State)
+	}
+	att, _ := admin.ListAttachedUserPolicies(ctx, &iam.ListAttachedUserPoliciesInput{UserName: aws.String("deploy")})
+	if len(att.AttachedPolicies) != 1 || *att.AttachedPolicies[0].PolicyName != "AdministratorAccess" {
+		t.Errorf("policies after release: %+v", att.AttachedPolicies)
 	}
 }
 

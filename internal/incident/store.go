@@ -292,6 +292,16 @@ func (s *Store) Resolve(ctx context.Context, id, actor string) error {
 	return err
 }
 
+// Released marks an incident released: its quarantine was lifted after the
+// credential was rotated.
+func (s *Store) Released(ctx context.Context, id, actor string) error {
+	if _, err := s.db.ExecContext(ctx, s.q(`UPDATE lg_incident SET state = ?, updated = ? WHERE id = ?`), string(Released), s.now().UnixNano(), id); err != nil {
+		return fmt.Errorf("release incident %s: %w", id, err)
+	}
+	_, err := s.AddEvents(ctx, id, Event{At: s.now(), Kind: ReleasedEvent, Detail: "by " + actor})
+	return err
+}
+
 // AuditLog is an audit.Recorder that files each entry under its incident.
 func (s *Store) AuditLog() audit.Recorder { return auditRecorder{s} }
 
