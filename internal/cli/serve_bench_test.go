@@ -45,6 +45,8 @@ func startBenchService(b *testing.B, workers int) *benchService {
 	trailURL := mototest.CloudTrailWithoutEvents(b)
 	dir := b.TempDir()
 	cfgText := fmt.Sprintf(`
+[aws]
+requests_per_second = %d
 [serve]
 database = "sqlite:%s"
 mirrors = %q
@@ -61,7 +63,7 @@ addr = %q
 from = "leakguard@example.com"
 username = "leakguard"
 password_env = "SMTP_PW"
-`, filepath.Join(dir, "lg.db"), filepath.Join(dir, "mirrors"), workers, trailURL, acct.ID, mail.Addr)
+`, envInt("LEAKGUARD_BENCH_RPS", 20), filepath.Join(dir, "lg.db"), filepath.Join(dir, "mirrors"), workers, trailURL, acct.ID, mail.Addr)
 	env := map[string]string{"HOOK_SECRET": "bench-hook-secret", "SMTP_PW": mail.Password}
 	base := acct.AdminConfig()
 	app := &App{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return env[k] }, SMTPTLS: mail.ClientTLS, AWSConfig: &base}
