@@ -152,17 +152,3 @@ func (m *Memory) Entries() []Entry {
 	defer m.mu.Unlock()
 	return append([]Entry(nil), m.entries...)
 }
-
-// Tee records to every recorder in turn and returns the first error.
-type Tee []Recorder
-
-// Record records e everywhere.
-func (t Tee) Record(ctx context.Context, e Entry) error {
-	var first error
-	for _, r := range t {
-		if err := r.Record(ctx, e); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
-}

@@ -8,10 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
-	"github.com/leakguard/leakguard/internal/awskey"
 	"github.com/leakguard/leakguard/internal/finding"
 	"github.com/leakguard/leakguard/internal/pipeline"
 	"github.com/leakguard/leakguard/internal/server"
@@ -31,14 +29,7 @@ func (a *App) reportFindings(run *scanRun) error {
 	}
 	body := server.FindingsReport{Repository: repo, Findings: []pipeline.Reported{}}
 	for _, f := range run.set.Findings(false) {
-		r := pipeline.Reported{RuleID: f.RuleID, Description: f.Description, Fingerprint: f.Fingerprint, Redacted: finding.Redact(f.Secret)}
-		if strings.HasPrefix(f.RuleID, "aws-") {
-			for _, s := range []string{f.Identifier, f.Secret} {
-				if awskey.IsAccessKeyID(s) {
-					r.KeyID = s
-				}
-			}
-		}
+		r := pipeline.Reported{RuleID: f.RuleID, Description: f.Description, Fingerprint: f.Fingerprint, Redacted: finding.Redact(f.Secret), KeyID: pipeline.AWSKeyID(f)}
 		for _, l := range f.Locations {
 			r.Locations = append(r.Locations, pipeline.ReportedLocation{Path: l.Path, Line: l.Line, Commit: l.Commit, Author: l.Author, Date: l.Date, URL: l.URL})
 		}

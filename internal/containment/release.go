@@ -28,7 +28,7 @@ type ReleaseRequest struct {
 func (r *Responder) Release(ctx context.Context, req ReleaseRequest) (Result, error) {
 	res := Result{Started: r.now()}
 	x := &run{r: r, req: Request{Credentials: Credentials{KeyID: req.KeyID}, Incident: req.Incident}, res: &res}
-	id, err := r.Identify(ctx, IdentifyRequest{KeyID: req.KeyID, Principal: req.Principal, Incident: req.Incident})
+	id, err := r.Identify(ctx, IdentifyRequest(req))
 	res.Identity = id
 	if err != nil {
 		return res, x.fail(ctx, audit.Entry{Step: "identify", Action: "sts:GetAccessKeyInfo, iam:GetAccessKeyLastUsed"}, err)

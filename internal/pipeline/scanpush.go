@@ -162,8 +162,10 @@ func (p *Pipeline) mirror(ctx context.Context, a ScanArgs) (*git.Repo, error) {
 	return repo, nil
 }
 
-// awsKeyID is the AWS access key ID of a finding, if it is one.
-func awsKeyID(f finding.Finding) string {
+// AWSKeyID is the AWS access key ID of a finding, if it is one: the
+// identifier of a key found with its secret, or the secret of a key ID
+// found alone.
+func AWSKeyID(f finding.Finding) string {
 	if !strings.HasPrefix(f.RuleID, "aws-") {
 		return ""
 	}
@@ -178,7 +180,7 @@ func awsKeyID(f finding.Finding) string {
 // record files a finding under its incident in one transaction with the
 // jobs it starts: the incident and its response are durable together.
 func (p *Pipeline) record(ctx context.Context, a ScanArgs, f finding.Finding, detected time.Time) error {
-	keyID := awsKeyID(f)
+	keyID := AWSKeyID(f)
 	inc := incident.Incident{
 		Fingerprint: f.Fingerprint, RuleID: f.RuleID, Title: f.Description, Redacted: finding.Redact(f.Secret),
 		KeyID: keyID, Account: f.Attributes["aws_account_id"], Source: a.Source,
@@ -268,7 +270,7 @@ func (p *Pipeline) tellPartners(ctx context.Context, findings []finding.Finding)
 				continue
 			}
 			token := f.Secret
-			if id := awsKeyID(f); id != "" {
+			if id := AWSKeyID(f); id != "" {
 				token = id
 			}
 			url := ""

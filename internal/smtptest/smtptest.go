@@ -50,30 +50,26 @@ type Server struct {
 func Start(tb testing.TB) *Server {
 	tb.Helper()
 	cert, pool := selfSigned(tb)
-	s := &Server{Username: "leakguard", Password: "s3cret-test-password", ch: make(chan struct{}, 1000),
+	s := &Server{Username: "leakguard", Password: "s3cret-test-password",
 		ClientTLS: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}
-	s.srv = smtp.NewServer(backend{s})
-	s.srv.Domain = "localhost"
-	s.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
-	s.srv.AllowInsecureAuth = false
-	s.srv.ReadTimeout, s.srv.WriteTimeout = 30*time.Second, 30*time.Second
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s.Addr = l.Addr().String()
-	go s.srv.Serve(l)
-	tb.Cleanup(func() { s.srv.Close() })
-	return s
+	return s.serve(tb, &tls.Config{Certificates: []tls.Certificate{cert}})
 }
 
 // StartPlain starts a plaintext loopback relay: no TLS, no login, as a
 // local MTA that the real binary (which cannot trust a test CA) talks to.
 func StartPlain(tb testing.TB) *Server {
 	tb.Helper()
-	s := &Server{ch: make(chan struct{}, 1000), plain: true}
+	s := &Server{plain: true}
+	return s.serve(tb, nil)
+}
+
+// serve starts s on a loopback port, with STARTTLS when tlsConfig is set.
+func (s *Server) serve(tb testing.TB, tlsConfig *tls.Config) *Server {
+	s.ch = make(chan struct{}, 1000)
 	s.srv = smtp.NewServer(backend{s})
 	s.srv.Domain = "localhost"
+	s.srv.TLSConfig = tlsConfig
+	s.srv.AllowInsecureAuth = false
 	s.srv.ReadTimeout, s.srv.WriteTimeout = 30*time.Second, 30*time.Second
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
