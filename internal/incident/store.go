@@ -365,43 +365,71 @@ func (s *Store) Get(ctx context.Context, id string) (Incident, error) {
 	if err != nil {
 		return inc, fmt.Errorf("read incident %s: %w", id, err)
 	}
-	if err := s.fill(ctx, &inc); err != nil {
+	one := []Incident{inc}
+	if err := s.fill(ctx, one); err != nil {
 		return inc, err
 	}
+	inc = one[0]
 	return inc, nil
 }
 
-func (s *Store) fill(ctx context.Context, inc *Incident) error {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT repository, commit_sha, path, line, url, author, at FROM lg_location WHERE incident_id = ? ORDER BY at, repository, path`), inc.ID)
+// fill reads the locations and events of incs, a batch of incidents at a
+// time rather than two queries per incident.
+func (s *Store) fill(ctx context.Context, incs []Incident) error {
+	const batch = 500
+	for len(incs) > 0 {
+		n := min(batch, len(incs))
+		if err := s.fillBatch(ctx, incs[:n]); err != nil {
+			return err
+		}
+		incs = incs[n:]
+	}
+	return nil
+}
+
+func (s *Store) fillBatch(ctx context.Context, incs []Incident) error {
+	byID := make(map[string]*Incident, len(incs))
+	args := make([]any, len(incs))
+	for i := range incs {
+		byID[incs[i].ID] = &incs[i]
+		args[i] = incs[i].ID
+	}
+	in := "(" + strings.TrimSuffix(strings.Repeat("?,", len(incs)), ",") + ")"
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT incident_id, repository, commit_sha, path, line, url, author, at FROM lg_location WHERE incident_id IN `+in+` ORDER BY at, repository, path`), args...)
 	if err != nil {
-		return fmt.Errorf("read locations of %s: %w", inc.ID, err)
+		return fmt.Errorf("read locations: %w", err)
 	}
 	for rows.Next() {
+		var id string
 		var l Location
 		var at int64
-		if err := rows.Scan(&l.Repository, &l.Commit, &l.Path, &l.Line, &l.URL, &l.Author, &at); err != nil {
+		if err := rows.Scan(&id, &l.Repository, &l.Commit, &l.Path, &l.Line, &l.URL, &l.Author, &at); err != nil {
 			rows.Close()
 			return err
 		}
 		if at != 0 && at != (time.Time{}).UnixNano() {
 			l.Time = time.Unix(0, at).UTC()
 		}
-		inc.Locations = append(inc.Locations, l)
+		byID[id].Locations = append(byID[id].Locations, l)
 	}
 	rows.Close()
-	rows, err = s.db.QueryContext(ctx, s.q(`SELECT kind, at, detail FROM lg_event WHERE incident_id = ? ORDER BY at`), inc.ID)
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = s.db.QueryContext(ctx, s.q(`SELECT incident_id, kind, at, detail FROM lg_event WHERE incident_id IN `+in+` ORDER BY at`), args...)
 	if err != nil {
-		return fmt.Errorf("read events of %s: %w", inc.ID, err)
+		return fmt.Errorf("read events: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
+		var id string
 		var e Event
 		var at int64
-		if err := rows.Scan(&e.Kind, &at, &e.Detail); err != nil {
+		if err := rows.Scan(&id, &e.Kind, &at, &e.Detail); err != nil {
 			return err
 		}
 		e.At = time.Unix(0, at).UTC()
-		inc.Events = append(inc.Events, e)
+		byID[id].Events = append(byID[id].Events, e)
 	}
 	return rows.Err()
 }
@@ -459,27 +487,43 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Incident, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	for i := range out {
-		if err := s.fill(ctx, &out[i]); err != nil {
-			return nil, err
-		}
+	if err := s.fill(ctx, out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
-// Stats computes the headline figures over all incidents.
+// Stats computes the headline figures over all incidents, from the
+// incident states and the timeline events alone.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	var st Stats
-	all, err := s.List(ctx, Filter{Limit: 1000})
+	if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*), COALESCE(SUM(CASE WHEN state = ? THEN 1 ELSE 0 END), 0) FROM lg_incident`), string(Open)).Scan(&st.Total, &st.Open); err != nil {
+		return st, fmt.Errorf("count incidents: %w", err)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT incident_id, kind, at FROM lg_event WHERE kind IN (?, ?, ?, ?)`), Pushed, Received, ContainedEvent, Notified)
 	if err != nil {
+		return st, fmt.Errorf("read timelines: %w", err)
+	}
+	defer rows.Close()
+	timelines := map[string]*Incident{}
+	for rows.Next() {
+		var id, kind string
+		var at int64
+		if err := rows.Scan(&id, &kind, &at); err != nil {
+			return st, err
+		}
+		inc := timelines[id]
+		if inc == nil {
+			inc = &Incident{ID: id}
+			timelines[id] = inc
+		}
+		inc.Events = append(inc.Events, Event{Kind: kind, At: time.Unix(0, at)})
+	}
+	if err := rows.Err(); err != nil {
 		return st, err
 	}
 	var contain, notify []float64
-	for _, inc := range all {
-		st.Total++
-		if inc.State == Open {
-			st.Open++
-		}
+	for _, inc := range timelines {
 		if d, ok := inc.Since(ContainedEvent); ok {
 			contain = append(contain, d)
 		}
