@@ -7,10 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/big"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,19 +40,11 @@ func startBenchService(b *testing.B, workers int) *benchService {
 	srv := mototest.Start(b)
 	acct := srv.NewAccount(b)
 	mail := smtptest.Start(b)
-	trailURL := mototest.CloudTrailWithoutEvents(b)
-	dir := b.TempDir()
-	cfgText := fmt.Sprintf(`
-[aws]
+	env := map[string]string{"HOOK_SECRET": "bench-hook-secret", "SMTP_PW": mail.Password}
+	base := acct.AdminConfig()
+	app := &App{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return env[k] }, SMTPTLS: mail.ClientTLS, AWSConfig: &base}
+	svc := startTestService(b, app, nil, fmt.Sprintf("workers = %d\nwebhook_secret_env = \"HOOK_SECRET\"", workers), fmt.Sprintf(`[aws]
 requests_per_second = %d
-[serve]
-database = "sqlite:%s"
-mirrors = %q
-allow_local_remotes = true
-workers = %d
-webhook_secret_env = "HOOK_SECRET"
-[cloudtrail]
-endpoint = %q
 [[aws.accounts]]
 id = %q
 owners = ["owner@example.com"]
@@ -63,22 +53,8 @@ addr = %q
 from = "leakguard@example.com"
 username = "leakguard"
 password_env = "SMTP_PW"
-`, envInt("LEAKGUARD_BENCH_RPS", 20), filepath.Join(dir, "lg.db"), filepath.Join(dir, "mirrors"), workers, trailURL, acct.ID, mail.Addr)
-	env := map[string]string{"HOOK_SECRET": "bench-hook-secret", "SMTP_PW": mail.Password}
-	base := acct.AdminConfig()
-	app := &App{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return env[k] }, SMTPTLS: mail.ClientTLS, AWSConfig: &base}
-	cfg, err := app.loadResponseConfig(writeConfig(b, dir, cfgText))
-	if err != nil {
-		b.Fatal(err)
-	}
-	svc, err := app.startService(context.Background(), cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { svc.pipeline.Stop(context.Background()); svc.store.Close() })
-	lg := httptest.NewServer(svc.handler)
-	b.Cleanup(lg.Close)
-	return &benchService{svc: svc, url: lg.URL, secret: []byte(env["HOOK_SECRET"]), mail: mail, acct: acct, admin: iam.NewFromConfig(acct.AdminConfig())}
+`, envInt("LEAKGUARD_BENCH_RPS", 20), acct.ID, mail.Addr), nil)
+	return &benchService{svc: svc.serveDeps, url: svc.url, secret: []byte(env["HOOK_SECRET"]), mail: mail, acct: acct, admin: iam.NewFromConfig(acct.AdminConfig())}
 }
 
 // push reports one ref update as the post-receive hook does.

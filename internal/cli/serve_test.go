@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/cgi"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,6 +45,48 @@ func gitServer(t *testing.T, root string) string {
 	return "http://" + ln.Addr().String()
 }
 
+// testService is `leakguard serve` started in-process for a test, on a
+// temporary database and mirror directory, with local remotes allowed and
+// CloudTrail answered by mototest (moto lacks LookupEvents).
+type testService struct {
+	*serveDeps
+	url     string // where it serves
+	cfgPath string
+}
+
+// startTestService starts app's service; serve holds more [serve]
+// settings, rest the sections after [cloudtrail]. With l, it serves there;
+// otherwise on a new loopback port. Everything stops at the test's end.
+func startTestService(tb testing.TB, app *App, l net.Listener, serve, rest string, log *slog.Logger) *testService {
+	tb.Helper()
+	dir := tb.TempDir()
+	cfgPath := writeConfig(tb, dir, fmt.Sprintf("[serve]\ndatabase = \"sqlite:%s\"\nmirrors = %q\nallow_local_remotes = true\n%s\n[cloudtrail]\nendpoint = %q\n%s",
+		filepath.Join(dir, "lg.db"), filepath.Join(dir, "mirrors"), serve, mototest.CloudTrailWithoutEvents(tb), rest))
+	cfg, err := app.loadResponseConfig(cfgPath)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if log == nil {
+		log = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	tb.Cleanup(cancel)
+	svc, err := app.startService(ctx, cfg, log)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { svc.pipeline.Stop(context.Background()); svc.store.Close() })
+	if l == nil {
+		if l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	hs := &http.Server{Handler: svc.handler}
+	go hs.Serve(l)
+	tb.Cleanup(func() { hs.Close() })
+	return &testService{serveDeps: svc, url: "http://" + l.Addr().String(), cfgPath: cfgPath}
+}
+
 // TestServeEndToEnd: a developer pushes a commit carrying a live moto key
 // to a git server over HTTP; the server's post-receive hook sends a signed
 // GitHub-format push webhook to `leakguard serve`, which fetches and scans
@@ -68,18 +109,12 @@ func TestServeEndToEnd(t *testing.T) {
 	keyID, secret := *k.AccessKey.AccessKeyId, *k.AccessKey.SecretAccessKey
 
 	mail := smtptest.Start(t)
-	trailURL := mototest.CloudTrailWithoutEvents(t)
-	dir := t.TempDir()
-	cfgText := fmt.Sprintf(`
-[serve]
-database = "sqlite:%s"
-mirrors = %q
-allow_local_remotes = true
-webhook_secret_env = "HOOK_SECRET"
-dashboard_users_env = "DASH_USERS"
-[cloudtrail]
-endpoint = %q
-[[aws.accounts]]
+	env := map[string]string{"HOOK_SECRET": "hook-secret-for-tests", "DASH_USERS": "alice:correct-horse", "SMTP_PW": mail.Password}
+	base := acct.AdminConfig()
+	var logs bytes.Buffer
+	app := &App{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return env[k] }, SMTPTLS: mail.ClientTLS, AWSConfig: &base}
+	svc := startTestService(t, app, nil, `webhook_secret_env = "HOOK_SECRET"
+dashboard_users_env = "DASH_USERS"`, fmt.Sprintf(`[[aws.accounts]]
 id = %q
 owners = ["owner@example.com"]
 [notify.smtp]
@@ -87,24 +122,8 @@ addr = %q
 from = "leakguard@example.com"
 username = "leakguard"
 password_env = "SMTP_PW"
-`, filepath.Join(dir, "lg.db"), filepath.Join(dir, "mirrors"), trailURL, acct.ID, mail.Addr)
-	env := map[string]string{"HOOK_SECRET": "hook-secret-for-tests", "DASH_USERS": "alice:correct-horse", "SMTP_PW": mail.Password}
-	base := acct.AdminConfig()
-	var logs bytes.Buffer
-	app := &App{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return env[k] }, SMTPTLS: mail.ClientTLS, AWSConfig: &base}
-	cfgPath := writeConfig(t, dir, cfgText)
-	cfg, err := app.loadResponseConfig(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := app.startService(ctx, cfg, slog.New(slog.NewJSONHandler(&logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc.store.Close()
-	defer svc.pipeline.Stop(context.Background())
-	lg := httptest.NewServer(svc.handler)
-	defer lg.Close()
+`, acct.ID, mail.Addr), slog.New(slog.NewJSONHandler(&logs, nil)))
+	lg, cfgPath := svc, svc.cfgPath
 
 	// The git host: a bare repository whose post-receive hook reports pushes.
 	root := t.TempDir()
@@ -115,7 +134,7 @@ password_env = "SMTP_PW"
 	exec.Command("git", "-C", bare, "config", "http.receivepack", "true").Run()
 	gitURL := gitServer(t, root)
 	hook := fmt.Sprintf("#!/bin/sh\nLEAKGUARD_WEBHOOK_SECRET=%s exec %s hook post-receive --url %s/hooks/push --repository acme/app --clone-url %s\n",
-		env["HOOK_SECRET"], bin, lg.URL, bare)
+		env["HOOK_SECRET"], bin, lg.url, bare)
 	if err := os.WriteFile(filepath.Join(bare, "hooks", "post-receive"), []byte(hook), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +189,7 @@ password_env = "SMTP_PW"
 	// deliveries are refused with the right status.
 	body := []byte(`{"ref":"refs/heads/main","before":"` + strings.Repeat("0", 40) + `","after":"` + strings.Repeat("a", 40) + `","repository":{"full_name":"x/y","clone_url":"/nonexistent"}}`)
 	post := func(sig, delivery string, b []byte) int {
-		req, _ := http.NewRequest(http.MethodPost, lg.URL+"/hooks/push", bytes.NewReader(b))
+		req, _ := http.NewRequest(http.MethodPost, lg.url+"/hooks/push", bytes.NewReader(b))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-GitHub-Event", "push")
 		req.Header.Set("X-GitHub-Delivery", delivery)
@@ -210,7 +229,7 @@ password_env = "SMTP_PW"
 
 	// The dashboard requires a login.
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := noRedirect.Get(lg.URL + "/incidents/" + inc.ID)
+	resp, err := noRedirect.Get(lg.url + "/incidents/" + inc.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +238,7 @@ password_env = "SMTP_PW"
 		t.Errorf("dashboard without login: %s", resp.Status)
 	}
 	// Metrics and health.
-	resp, err = http.Get(lg.URL + "/metrics")
+	resp, err = http.Get(lg.url + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +250,7 @@ password_env = "SMTP_PW"
 		}
 	}
 	for _, path := range []string{"/healthz", "/readyz"} {
-		resp, err := http.Get(lg.URL + path)
+		resp, err := http.Get(lg.url + path)
 		if err != nil || resp.StatusCode != 200 {
 			t.Errorf("%s: %v %v", path, resp.Status, err)
 		}
@@ -279,33 +298,12 @@ func TestServeWatchedRemote(t *testing.T) {
 	bare := filepath.Join(t.TempDir(), "watched.git")
 	dev.Git("init", "--quiet", "--bare", bare)
 	dev.Git("push", "--quiet", bare, "HEAD:refs/heads/main")
-	trailURL := mototest.CloudTrailWithoutEvents(t)
-	dir := t.TempDir()
 	base := acct.AdminConfig()
 	app := &App{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return map[string]string{"LEAKGUARD_WEBHOOK_SECRET": "x"}[k] }, AWSConfig: &base}
-	cfg, err := app.loadResponseConfig(writeConfig(t, dir, fmt.Sprintf(`
-[serve]
-database = "sqlite:%s"
-mirrors = %q
-allow_local_remotes = true
-watch_interval = "100ms"
+	svc := startTestService(t, app, nil, fmt.Sprintf(`watch_interval = "100ms"
 [[serve.watch]]
 url = %q
-name = "acme/watched"
-[cloudtrail]
-endpoint = %q
-[[aws.accounts]]
-id = %q
-`, filepath.Join(dir, "lg.db"), filepath.Join(dir, "mirrors"), bare, trailURL, acct.ID)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := app.startService(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc.store.Close()
-	defer svc.pipeline.Stop(context.Background())
+name = "acme/watched"`, bare), fmt.Sprintf("[[aws.accounts]]\nid = %q\n", acct.ID), nil)
 	time.Sleep(300 * time.Millisecond) // the first poll records main as it is
 	dev.Write("ci.env", "AWS_ACCESS_KEY_ID="+*k.AccessKey.AccessKeyId+"\nAWS_SECRET_ACCESS_KEY="+*k.AccessKey.SecretAccessKey+"\n")
 	dev.Commit("ci creds")
@@ -341,34 +339,12 @@ func TestScanReportTo(t *testing.T) {
 		t.Fatal(err)
 	}
 	secret := *k.AccessKey.SecretAccessKey
-	trailURL := mototest.CloudTrailWithoutEvents(t)
-	dir := t.TempDir()
 	base := acct.AdminConfig()
 	env := map[string]string{"LEAKGUARD_WEBHOOK_SECRET": "x", "REPORT_TOKEN": "report-token-0123456789", "METRICS_TOKEN": "metrics-token-0123456789"}
 	app := &App{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return env[k] }, AWSConfig: &base}
-	cfg, err := app.loadResponseConfig(writeConfig(t, dir, fmt.Sprintf(`
-[serve]
-database = "sqlite:%s"
-mirrors = %q
-allow_local_remotes = true
-report_token_env = "REPORT_TOKEN"
-metrics_token_env = "METRICS_TOKEN"
-[cloudtrail]
-endpoint = %q
-[[aws.accounts]]
-id = %q
-`, filepath.Join(dir, "lg.db"), filepath.Join(dir, "mirrors"), trailURL, acct.ID)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := app.startService(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer svc.store.Close()
-	defer svc.pipeline.Stop(context.Background())
-	lg := httptest.NewServer(svc.handler)
-	defer lg.Close()
+	svc := startTestService(t, app, nil, `report_token_env = "REPORT_TOKEN"
+metrics_token_env = "METRICS_TOKEN"`, fmt.Sprintf("[[aws.accounts]]\nid = %q\n", acct.ID), nil)
+	lg, dir := svc, filepath.Dir(svc.cfgPath)
 
 	work := t.TempDir()
 	os.WriteFile(filepath.Join(work, "creds"), []byte("aws_access_key_id = "+*k.AccessKey.AccessKeyId+"\naws_secret_access_key = "+secret+"\n"), 0o600)
@@ -377,7 +353,7 @@ id = %q
 		a := &App{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(k string) string {
 			return map[string]string{"LEAKGUARD_REPORT_TOKEN": token}[k]
 		}}
-		code := a.Run(ctx, []string{"scan", "dir", work, "--report-to", lg.URL + "/api/findings", "--report-repository", "alice/laptop", "--no-progress"})
+		code := a.Run(ctx, []string{"scan", "dir", work, "--report-to", lg.url + "/api/findings", "--report-repository", "alice/laptop", "--no-progress"})
 		return code, errb.String()
 	}
 	if code, errOut := scan("wrong-token-0123456789"); code != ExitError || !strings.Contains(errOut, "not reported") {
@@ -402,7 +378,7 @@ id = %q
 	}
 	// With metrics_token_env, /metrics wants the token.
 	for token, want := range map[string]int{"": http.StatusUnauthorized, "wrong-token-0123456789": http.StatusUnauthorized, env["METRICS_TOKEN"]: http.StatusOK} {
-		req, _ := http.NewRequest(http.MethodGet, lg.URL+"/metrics", nil)
+		req, _ := http.NewRequest(http.MethodGet, lg.url+"/metrics", nil)
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
@@ -442,37 +418,16 @@ func TestPartnerProtocolBetweenInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	keyID, secret := *k.AccessKey.AccessKeyId, *k.AccessKey.SecretAccessKey
-	trailURL := mototest.CloudTrailWithoutEvents(t)
 	la, _ := net.Listen("tcp", "127.0.0.1:0")
 	lb, _ := net.Listen("tcp", "127.0.0.1:0")
 	urlA, urlB := "http://"+la.Addr().String(), "http://"+lb.Addr().String()
-	start := func(name string, l net.Listener, base aws.Config, extra string) *serveDeps {
-		dir := t.TempDir()
+	start := func(name string, l net.Listener, base aws.Config, serve, rest string) *testService {
 		app := &App{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return map[string]string{"LEAKGUARD_WEBHOOK_SECRET": "hook-" + name}[k] }, AWSConfig: &base}
-		cfg, err := app.loadResponseConfig(writeConfig(t, dir, fmt.Sprintf(`
-[serve]
-database = "sqlite:%s"
-mirrors = %q
-allow_local_remotes = true
-%s
-[cloudtrail]
-endpoint = %q
-`, filepath.Join(dir, "lg.db"), filepath.Join(dir, "mirrors"), extra, trailURL)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		svc, err := app.startService(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		hs := &http.Server{Handler: svc.handler}
-		go hs.Serve(l)
-		t.Cleanup(func() { hs.Close(); svc.pipeline.Stop(context.Background()); svc.store.Close() })
-		return svc
+		return startTestService(t, app, l, serve, rest, nil)
 	}
 	keyFile := filepath.Join(t.TempDir(), "a-partner.pem")
-	start("a", la, other.AdminConfig(), fmt.Sprintf("partner_key_file = %q\n[[serve.partners]]\nendpoint = %q\nproviders = [\"aws\"]", keyFile, urlB+"/partner/alerts"))
-	b := start("b", lb, acct.AdminConfig(), fmt.Sprintf("partner_keys_url = %q\n[[aws.accounts]]\nid = %q", urlA+"/partner/keys", acct.ID))
+	start("a", la, other.AdminConfig(), fmt.Sprintf("partner_key_file = %q\n[[serve.partners]]\nendpoint = %q\nproviders = [\"aws\"]", keyFile, urlB+"/partner/alerts"), "")
+	b := start("b", lb, acct.AdminConfig(), fmt.Sprintf("partner_keys_url = %q", urlA+"/partner/keys"), fmt.Sprintf("[[aws.accounts]]\nid = %q\n", acct.ID))
 
 	dev := gittest.New(t)
 	dev.Write("keys.txt", "aws_access_key_id="+keyID+"\naws_secret_access_key="+secret+"\n")
